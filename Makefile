@@ -1,0 +1,74 @@
+# hvwb: the hypervisor workbench.
+#   make          build build/hvwb and the sample guests
+#   make deps     install the Debian packages that are missing (apt-get)
+#   make run      deps + build, then start the workbench
+#   make check    deps + build, then run every test through prove
+#   make bench    deps + build, then run the benchmarks in bench/
+#   make asan     build with AddressSanitizer and UBSan into build-asan/
+# Every library comes from a Debian package and is found with pkg-config.
+
+BUILD    ?= build
+PKGS     := lua5.4 libelf capstone ncursesw readline
+OPT      ?= -O2 -g
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -pthread \
+	    -I. $(PKG_CFLAGS) $(SAN)
+LDFLAGS  += -pthread $(SAN)
+LDLIBS   += $(PKG_LIBS) -lm
+
+LIB_SRC  := $(wildcard engine/*.c devices/*.c scripting/*.c tui/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run check test bench asan clean samples tests
+all: $(BUILD)/hvwb samples
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libhvwb.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/hvwb: $(BUILD)/main.o $(BUILD)/libhvwb.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhvwb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libhvwb.a $(LDFLAGS) $(LDLIBS)
+
+tests: $(UNIT_BIN)
+
+include samples/samples.mk
+-include bench/bench.mk
+
+deps:
+	@scripts/deps.sh
+
+# Each of these re-enters make after `deps`, so pkg-config sees the packages
+# that `deps` just installed.
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/hvwb
+
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@tests/run
+
+test: all tests
+	@tests/run
+
+bench: deps
+	@$(MAKE) --no-print-directory all bench-run
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all tests
+
+clean:
+	rm -rf build build-asan samples/build
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/main.d

@@ -1,0 +1,300 @@
+/* bus: the per-VM registry of port-I/O and MMIO ranges. Every I/O and MMIO exit
+ * of every vCPU lands in bus_access(), so lookups are a binary search over a
+ * small sorted array under the read side of a rwlock; registration (rare, from
+ * the main thread) takes the write side. Handlers run with the read lock held,
+ * which is what lets bus_unregister promise that no vCPU is still inside the
+ * device once it returns. The device list is only touched by the thread that
+ * builds and tears down the VM, never by vCPUs, so it needs no lock. */
+#include "bus.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/err.h"
+
+struct bus_range {
+	uint64_t base;
+	uint64_t last;          /* inclusive, so a range may end at 2^64 */
+	bus_io_fn fn;
+	void *opaque;
+	const char *owner;      /* interned: valid until bus_destroy */
+};
+
+struct bus_map {
+	struct bus_range *r;    /* sorted by base, never overlapping */
+	size_t n, cap;
+};
+
+/* Owner names are kept for the bus's lifetime so bus_owner() can hand out a
+ * pointer that stays valid even if the range is unregistered meanwhile. */
+struct bus_name {
+	struct bus_name *next;
+	char name[];
+};
+
+struct bus {
+	pthread_rwlock_t lock;
+	struct bus_map map[2];  /* indexed by enum bus_space */
+	struct bus_name *names;
+	struct device *devs, **devs_tail;
+};
+
+static const char *const space_name[] = { [BUS_PIO] = "port", [BUS_MMIO] = "MMIO" };
+
+struct bus *bus_create(void)
+{
+	struct bus *bus = calloc(1, sizeof(*bus));
+	pthread_rwlockattr_t attr;
+
+	if (!bus) {
+		err_set(-ENOMEM, "bus: out of memory");
+		return NULL;
+	}
+	/* vCPUs hammer the read side; without writer preference a registration
+	 * could wait for as long as the guest keeps doing I/O. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (pthread_rwlock_init(&bus->lock, &attr)) {
+		pthread_rwlockattr_destroy(&attr);
+		free(bus);
+		err_set(-ENOMEM, "bus: cannot create its lock");
+		return NULL;
+	}
+	pthread_rwlockattr_destroy(&attr);
+	bus->devs_tail = &bus->devs;
+	return bus;
+}
+
+void bus_destroy(struct bus *bus)
+{
+	if (!bus)
+		return;
+	for (struct device *d = bus->devs, *next; d; d = next) {
+		next = d->next;
+		if (d->destroy)
+			d->destroy(d);
+	}
+	for (struct bus_name *n = bus->names, *next; n; n = next) {
+		next = n->next;
+		free(n);
+	}
+	free(bus->map[BUS_PIO].r);
+	free(bus->map[BUS_MMIO].r);
+	pthread_rwlock_destroy(&bus->lock);
+	free(bus);
+}
+
+static bool space_ok(enum bus_space space)
+{
+	return space == BUS_PIO || space == BUS_MMIO;
+}
+
+/* Index of the first range whose base is > addr; the candidate that may
+ * cover addr is the one just before it. */
+static size_t upper_bound(const struct bus_map *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->r[mid].base <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct bus_range *find(const struct bus_map *m, uint64_t addr)
+{
+	size_t i = upper_bound(m, addr);
+
+	if (i == 0 || m->r[i - 1].last < addr)
+		return NULL;
+	return &m->r[i - 1];
+}
+
+/* Called with the write lock held. */
+static const char *intern(struct bus *bus, const char *owner)
+{
+	size_t len;
+	struct bus_name *n;
+
+	if (!owner)
+		owner = "?";
+	for (n = bus->names; n; n = n->next)
+		if (strcmp(n->name, owner) == 0)
+			return n->name;
+	len = strlen(owner) + 1;
+	n = malloc(sizeof(*n) + len);
+	if (!n)
+		return NULL;
+	memcpy(n->name, owner, len);
+	n->next = bus->names;
+	bus->names = n;
+	return n->name;
+}
+
+static int check_range(enum bus_space space, uint64_t base, uint64_t len)
+{
+	if (!space_ok(space))
+		return err_set(-EINVAL, "bus: unknown address space %d", (int)space);
+	if (len == 0)
+		return err_set(-EINVAL, "bus: empty %s range at 0x%llx", space_name[space],
+				(unsigned long long)base);
+	if (len - 1 > UINT64_MAX - base)
+		return err_set(-EINVAL, "bus: %s range 0x%llx+0x%llx wraps around",
+				space_name[space], (unsigned long long)base,
+				(unsigned long long)len);
+	/* Port numbers are 16 bits: a range past 0xffff would wrap on the CPU. */
+	if (space == BUS_PIO && (base > 0xffff || len > 0x10000 - base))
+		return err_set(-EINVAL, "bus: port range 0x%llx+0x%llx goes past 0xffff",
+				(unsigned long long)base, (unsigned long long)len);
+	return 0;
+}
+
+static int overlap_error(enum bus_space space, const struct bus_range *old,
+			 uint64_t base, uint64_t last, const char *owner)
+{
+	return err_set(-EEXIST, "bus: %s range 0x%llx-0x%llx for '%s' overlaps 0x%llx-0x%llx "
+		       "owned by '%s'", space_name[space], (unsigned long long)base,
+		       (unsigned long long)last, owner ? owner : "?",
+		       (unsigned long long)old->base, (unsigned long long)old->last, old->owner);
+}
+
+/* Where a new range [base, last] goes in the sorted array, or -EEXIST.
+ * Called with the lock held. */
+static int slot(const struct bus_map *m, enum bus_space space, uint64_t base, uint64_t last,
+		const char *owner, size_t *at)
+{
+	size_t i = upper_bound(m, base);
+
+	if (i > 0 && m->r[i - 1].last >= base)
+		return overlap_error(space, &m->r[i - 1], base, last, owner);
+	if (i < m->n && m->r[i].base <= last)
+		return overlap_error(space, &m->r[i], base, last, owner);
+	*at = i;
+	return 0;
+}
+
+static int grow(struct bus_map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 8;
+	struct bus_range *r;
+
+	if (m->n < m->cap)
+		return 0;
+	r = realloc(m->r, cap * sizeof(*r));
+	if (!r)
+		return err_set(-ENOMEM, "bus: out of memory");
+	m->r = r;
+	m->cap = cap;
+	return 0;
+}
+
+int bus_register(struct bus *bus, enum bus_space space, uint64_t base, uint64_t len,
+		 bus_io_fn fn, void *opaque, const char *owner)
+{
+	struct bus_range nr = { .base = base, .fn = fn, .opaque = opaque };
+	struct bus_map *m;
+	size_t i = 0;
+	int rc;
+
+	if (!bus || !fn)
+		return err_set(-EINVAL, "bus_register: no bus or no handler");
+	rc = check_range(space, base, len);
+	if (rc)
+		return rc;
+	nr.last = base + (len - 1);
+	m = &bus->map[space];
+	pthread_rwlock_wrlock(&bus->lock);
+	rc = slot(m, space, nr.base, nr.last, owner, &i);
+	if (rc == 0)
+		rc = grow(m);
+	if (rc == 0) {
+		nr.owner = intern(bus, owner);
+		if (!nr.owner)
+			rc = err_set(-ENOMEM, "bus: out of memory");
+	}
+	if (rc == 0) {
+		memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof(*m->r));
+		m->r[i] = nr;
+		m->n++;
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	return rc;
+}
+
+int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base)
+{
+	struct bus_map *m;
+	size_t i;
+	int rc = 0;
+
+	if (!bus || !space_ok(space))
+		return err_set(-EINVAL, "bus_unregister: no bus or unknown address space");
+	pthread_rwlock_wrlock(&bus->lock);
+	m = &bus->map[space];
+	i = upper_bound(m, base);
+	if (i == 0 || m->r[i - 1].base != base) {
+		rc = err_set(-ENOENT, "bus: no %s range starts at 0x%llx", space_name[space],
+			     (unsigned long long)base);
+	} else {
+		memmove(&m->r[i - 1], &m->r[i], (m->n - i) * sizeof(*m->r));
+		m->n--;
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	return rc;
+}
+
+bool bus_access(struct bus *bus, enum bus_space space, uint64_t addr, void *data,
+		unsigned len, bool is_write)
+{
+	const struct bus_range *r;
+
+	if (space_ok(space)) {
+		pthread_rwlock_rdlock(&bus->lock);
+		r = find(&bus->map[space], addr);
+		if (r) {
+			r->fn(r->opaque, addr, data, len, is_write);
+			pthread_rwlock_unlock(&bus->lock);
+			return true;
+		}
+		pthread_rwlock_unlock(&bus->lock);
+	}
+	if (!is_write)
+		memset(data, 0xff, len);
+	return false;
+}
+
+void bus_add_device(struct bus *bus, struct device *dev)
+{
+	dev->next = NULL;
+	*bus->devs_tail = dev;
+	bus->devs_tail = &dev->next;
+}
+
+void bus_for_each_device(struct bus *bus, void (*fn)(struct device *dev, void *arg), void *arg)
+{
+	for (struct device *d = bus->devs, *next; d; d = next) {
+		next = d->next;
+		fn(d, arg);
+	}
+}
+
+const char *bus_owner(struct bus *bus, enum bus_space space, uint64_t addr)
+{
+	const struct bus_range *r;
+	const char *name = NULL;
+
+	if (!bus || !space_ok(space))
+		return NULL;
+	pthread_rwlock_rdlock(&bus->lock);
+	r = find(&bus->map[space], addr);
+	if (r)
+		name = r->owner;
+	pthread_rwlock_unlock(&bus->lock);
+	return name;
+}

@@ -1,0 +1,30 @@
+/* device: what every device model shares, so the engine can walk one list of
+ * devices (reset, destroy, and later snapshot/restore and statistics) without
+ * knowing any device by name. A device embeds `struct device` as a field and
+ * registers its port or MMIO ranges on its VM's bus. */
+#ifndef HVWB_DEVICE_H
+#define HVWB_DEVICE_H
+
+#include <stdint.h>
+
+/* What a device may ask of the VM that owns it. Devices never see KVM or
+ * `struct vm`; the engine fills this in. */
+struct device_host {
+	void *opaque;
+	/* Drive an interrupt line (GSI) of the in-kernel irqchip: level 1 or 0. */
+	void (*set_irq)(void *opaque, unsigned gsi, int level);
+	/* Stop the VM as `exited` with this code (debug-exit). */
+	void (*request_exit)(void *opaque, int64_t code);
+	/* Stop the VM as `crashed` with a reason a person can read (a device that
+	 * cannot go on, e.g. a script device whose callback raised an error). */
+	void (*request_crash)(void *opaque, const char *reason);
+};
+
+struct device {
+	const char *name;               /* "uart16550", "debug-exit", "lua" ... */
+	struct device *next;            /* the owning bus's list */
+	void (*reset)(struct device *dev);
+	void (*destroy)(struct device *dev); /* frees the containing struct */
+};
+
+#endif

@@ -1,0 +1,84 @@
+/* vm_internal: the structures behind struct vm, shared by the engine's own
+ * files (vm.c, vm_run.c, vcpu.c, kvm.c) and by no one else. */
+#ifndef HVWB_VM_INTERNAL_H
+#define HVWB_VM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "vm.h"
+
+struct uart;
+
+struct vcpu {
+	struct vm *vm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	/* The fields below are guarded by engine_lock. */
+	bool parked;       /* out of KVM_RUN, waiting for the VM to run */
+	bool idle;         /* halted with interrupts off, or an AP waiting for SIPI */
+	/* Owned by the vCPU thread. */
+	bool pending_io;   /* the last exit was I/O or MMIO, not yet completed */
+	timer_t idle_timer;
+	bool has_timer;
+	int stats_fd;
+	struct vcpu_stats stats;
+};
+
+struct vm {
+	char name[64];
+	int fd;
+	int memfd;
+	uint8_t *mem;          /* host mapping of all guest RAM */
+	uint64_t mem_size;
+	uint64_t low_size;     /* RAM below the 32-bit PCI hole, at guest-physical 0 */
+	int nvcpus;
+	struct vcpu *vcpus;
+	struct bus *bus;
+	struct uart *uart;
+	struct device_host host;
+	struct symtab *syms;
+	int stats_fd;
+	/* Guarded by engine_lock. */
+	enum vm_state state;
+	int pause_req;         /* also read without the lock by vCPU threads */
+	bool quit;
+	struct vm_stop stop;
+	uint64_t run_started_ns, run_ns, created_ns;
+	uint64_t stop_count;   /* how many times the VM has settled from running */
+	struct vm *next;       /* the list of all VMs */
+};
+
+/* One lock for every VM's state and one condition for every change of it:
+ * state changes are rare (start, stop, park), so this costs nothing on the
+ * exit path, and a waiter can watch several VMs and the host-call queue. */
+extern pthread_mutex_t engine_lock;
+extern pthread_cond_t engine_cond;
+
+/* Waits (engine_lock held) until done(arg) or the deadline (0: none), serving
+ * host calls meanwhile. Returns 0, -ETIMEDOUT or -EINTR (vm_interrupt_waits). */
+int engine_wait_until(bool (*done)(void *arg), void *arg, uint64_t deadline_ns);
+
+/* kvm.c: the process-wide /dev/kvm fd and what it supports. */
+int kvm_fd(void);
+int kvm_vcpu_mmap_size(void);
+int kvm_set_cpuid(int vcpu_fd, int index);
+int kvm_check_cap(int cap);
+
+/* vcpu.c */
+int vcpu_init(struct vm *vm, int index);
+int vcpu_start_thread(struct vcpu *vcpu);
+void vcpu_fini(struct vcpu *vcpu);
+/* Makes a vCPU leave KVM_RUN soon (engine_lock held). */
+void vcpu_kick(struct vcpu *vcpu);
+
+/* vm_run.c: called by a vCPU thread (engine_lock held) when its guest must stop. */
+void vm_request_stop(struct vm *vm, const struct vm_stop *stop);
+/* Called when a vCPU parks (engine_lock held): settles the state once all have. */
+void vm_vcpu_parked(struct vm *vm);
+
+#endif

@@ -1,0 +1,164 @@
+/* hvwb: the program. Parses the command line, opens Lua with the `wb` module,
+ * loads workbench.lua, then runs a script, -e code, or the console. Only main
+ * ends the process; the engine never does. */
+#include <lauxlib.h>
+#include <limits.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/vm.h"
+#include "scripting/console.h"
+#include "scripting/lua_wb.h"
+
+static const char usage[] =
+	"usage: hvwb [options] [script.lua [args...]]\n"
+	"\n"
+	"With no script and no -e, opens the interactive Lua console.\n"
+	"\n"
+	"  -e CODE        run CODE (may be given several times), then exit\n"
+	"  -i             open the console after the script or -e code\n"
+	"  --no-startup   do not load workbench.lua\n"
+	"  --no-tui       plain console even on a terminal (the default for now)\n"
+	"  --help         this text\n"
+	"  --version      print the version\n"
+	"\n"
+	"A script gets its arguments in the global table `arg` (arg[0] is the script)\n"
+	"and its exit status is 0 unless it raises an error (1) or calls os.exit(n).\n"
+	"Environment: HVWB_STARTUP names another startup script.\n";
+
+struct options {
+	const char *codes[32];
+	int ncodes;
+	bool interactive, no_startup;
+	int script;          /* index in argv of the script, 0 if none */
+};
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage, stdout);
+			exit(0);
+		} else if (strcmp(a, "--version") == 0) {
+			printf("hvwb %s (%s)\n", HVWB_VERSION, LUA_RELEASE);
+			exit(0);
+		} else if (strcmp(a, "-e") == 0) {
+			if (i + 1 >= argc || o->ncodes == 32) {
+				fprintf(stderr, "hvwb: -e needs a piece of Lua code\n");
+				return -1;
+			}
+			o->codes[o->ncodes++] = argv[++i];
+		} else if (strcmp(a, "-i") == 0) {
+			o->interactive = true;
+		} else if (strcmp(a, "--no-startup") == 0) {
+			o->no_startup = true;
+		} else if (strcmp(a, "--no-tui") == 0) {
+			/* the dashboard does not exist yet: the console is all there is */
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "hvwb: unknown option '%s'\n%s", a, usage);
+			return -1;
+		} else {
+			o->script = i;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* workbench.lua: $HVWB_STARTUP, else beside the source tree the binary was
+ * built in (build/hvwb -> ./workbench.lua), else the current directory. */
+static bool find_startup(char *out, size_t cap)
+{
+	const char *env = getenv("HVWB_STARTUP");
+	if (env) {
+		snprintf(out, cap, "%s", env);
+		return true;
+	}
+	char exe[PATH_MAX - 32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			int len = snprintf(out, cap, "%s/../workbench.lua", exe);
+			if (len > 0 && (size_t)len < cap && access(out, R_OK) == 0)
+				return true;
+		}
+	}
+	snprintf(out, cap, "workbench.lua");
+	return access(out, R_OK) == 0;
+}
+
+static int run_file(lua_State *L, const char *path, int nargs)
+{
+	int status = luaL_loadfile(L, path);
+	if (status == LUA_OK) {
+		lua_insert(L, -nargs - 1);
+		status = console_docall(L, nargs, 0);
+	} else {
+		lua_pop(L, nargs + 1 > lua_gettop(L) ? 0 : nargs);
+	}
+	if (status != LUA_OK)
+		console_report(L, "hvwb");
+	return status;
+}
+
+/* Sets the global `arg` as lua.c does and pushes the script's arguments. */
+static int push_script_args(lua_State *L, int argc, char **argv, int script)
+{
+	lua_createtable(L, argc - script - 1, script + 1);
+	for (int i = 0; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - script);
+	}
+	lua_setglobal(L, "arg");
+	for (int i = script + 1; i < argc; i++)
+		lua_pushstring(L, argv[i]);
+	return argc - script - 1;
+}
+
+static int run(lua_State *L, int argc, char **argv, const struct options *o)
+{
+	char startup[PATH_MAX];
+	if (!o->no_startup && find_startup(startup, sizeof(startup)) &&
+	    run_file(L, startup, 0) != LUA_OK)
+		return 1;
+	for (int i = 0; i < o->ncodes; i++) {
+		if (luaL_loadstring(L, o->codes[i]) != LUA_OK || console_docall(L, 0, 0) != LUA_OK) {
+			console_report(L, "hvwb");
+			return 1;
+		}
+	}
+	if (o->script) {
+		int nargs = push_script_args(L, argc, argv, o->script);
+		if (run_file(L, argv[o->script], nargs) != LUA_OK)
+			return 1;
+	}
+	if (o->interactive || (!o->script && o->ncodes == 0))
+		console_repl(L);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	lua_State *L = luaL_newstate();
+	if (!L) {
+		fprintf(stderr, "hvwb: cannot create the Lua state: out of memory\n");
+		return 1;
+	}
+	luaL_openlibs(L);
+	luaL_requiref(L, "wb", luaopen_wb, 1);
+	lua_pop(L, 1);
+	console_install_sigint(L);
+	int status = run(L, argc, argv, &o);
+	lua_close(L); /* destroys every VM still alive */
+	return status;
+}

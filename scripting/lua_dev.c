@@ -1,0 +1,283 @@
+/* lua_dev: devices and event handlers written in Lua. A guest's access to a
+ * Lua device arrives on a vCPU thread; the Lua state belongs to the main
+ * thread, so the access is handed over with hostcall_call and the vCPU waits
+ * for the answer. Event handlers (vm:on) run when the main thread next looks:
+ * after a run, while it sleeps, and in the console's idle loop. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/bus.h"
+#include "devices/uart16550.h"
+#include "engine/err.h"
+#include "engine/hostcall.h"
+#include "engine/vm.h"
+#include "scripting/lua_wb.h"
+
+struct luadev {
+	struct device dev;
+	lua_State *L;             /* the main thread's state */
+	int read_ref, write_ref;  /* LUA_NOREF when absent */
+	const struct device_host *host;
+	char name[64];
+};
+
+struct luadev_access {
+	struct luadev *d;
+	uint64_t addr;
+	uint8_t *data;
+	unsigned len;
+	bool is_write;
+};
+
+static int traceback(lua_State *L)
+{
+	luaL_traceback(L, L, lua_tostring(L, 1), 1);
+	return 1;
+}
+
+static void access_fail(struct luadev_access *a, const char *msg)
+{
+	char reason[256];
+	snprintf(reason, sizeof(reason), "Lua device '%s' %s handler failed: %s", a->d->name,
+		 a->is_write ? "write" : "read", msg);
+	a->d->host->request_crash(a->d->host->opaque, reason);
+}
+
+/* Runs on the main thread: calls read(addr, size) or write(addr, size, value). */
+static void luadev_serve(void *arg)
+{
+	struct luadev_access *a = arg;
+	lua_State *L = a->d->L;
+	int ref = a->is_write ? a->d->write_ref : a->d->read_ref;
+	if (!a->is_write)
+		memset(a->data, 0xff, a->len);
+	if (ref == LUA_NOREF)
+		return;
+	int top = lua_gettop(L);
+	lua_pushcfunction(L, traceback);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	lua_pushinteger(L, (lua_Integer)a->addr);
+	lua_pushinteger(L, a->len);
+	uint64_t v = 0;
+	if (a->is_write) {
+		memcpy(&v, a->data, a->len);
+		lua_pushinteger(L, (lua_Integer)v);
+	}
+	wbl_in_callback = true;
+	int r = lua_pcall(L, a->is_write ? 3 : 2, 1, top + 1);
+	wbl_in_callback = false;
+	if (r != LUA_OK) {
+		access_fail(a, lua_tostring(L, -1));
+	} else if (!a->is_write && !lua_isnil(L, -1)) {
+		int isnum;
+		v = (uint64_t)lua_tointegerx(L, -1, &isnum);
+		if (isnum)
+			memcpy(a->data, &v, a->len);
+		else
+			access_fail(a, "read must return an integer or nil");
+	}
+	lua_settop(L, top);
+}
+
+static void luadev_io(void *opaque, uint64_t addr, void *data, unsigned len, bool is_write)
+{
+	struct luadev_access a = { opaque, addr, data, len, is_write };
+	hostcall_call(luadev_serve, &a);
+}
+
+static void luadev_destroy(struct device *dev)
+{
+	struct luadev *d = (struct luadev *)dev;
+	luaL_unref(d->L, LUA_REGISTRYINDEX, d->read_ref);
+	luaL_unref(d->L, LUA_REGISTRYINDEX, d->write_ref);
+	free(d);
+}
+
+static int opt_function_ref(lua_State *L, int t, const char *field)
+{
+	lua_getfield(L, t, field);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return LUA_NOREF;
+	}
+	if (!lua_isfunction(L, -1))
+		luaL_error(L, "bad argument #2 to 'device' (%s must be a function)", field);
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* Reads {base, len} from field `field`; false if the field is absent. */
+static bool opt_range(lua_State *L, int t, const char *field, uint64_t *base, uint64_t *len)
+{
+	lua_getfield(L, t, field);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return false;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "bad argument #2 to 'device' (%s must be {base, length})", field);
+	lua_rawgeti(L, -1, 1);
+	lua_rawgeti(L, -2, 2);
+	if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0)
+		luaL_error(L, "bad argument #2 to 'device' (%s must be {base, length} with length > 0)", field);
+	*base = (uint64_t)lua_tointeger(L, -2);
+	*len = (uint64_t)lua_tointeger(L, -1);
+	lua_pop(L, 3);
+	return true;
+}
+
+/* vm:device{ ports = {base, len} | mmio = {base, len}, read = fn, write = fn, name = } */
+static int vm_device_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	uint64_t base, len;
+	bool pio = opt_range(L, 2, "ports", &base, &len);
+	uint64_t mbase, mlen;
+	bool mmio = opt_range(L, 2, "mmio", &mbase, &mlen);
+	if (pio == mmio)
+		return luaL_error(L, "bad argument #2 to 'device' (give exactly one of ports = {base, len} or mmio = {base, len})");
+	if (mmio) {
+		base = mbase;
+		len = mlen;
+	}
+	lua_getfield(L, 2, "name");
+	const char *name = luaL_optstring(L, -1, "lua");
+	struct luadev *d = calloc(1, sizeof(*d));
+	if (!d)
+		return luaL_error(L, "out of memory");
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	lua_pop(L, 1);
+	d->dev.name = d->name;
+	d->dev.destroy = luadev_destroy;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+	d->L = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	d->host = vm_device_host(w->vm);
+	d->read_ref = LUA_NOREF;
+	d->write_ref = LUA_NOREF;
+	struct bus *bus = vm_bus(w->vm);
+	int r = bus_register(bus, pio ? BUS_PIO : BUS_MMIO, base, len, luadev_io, d, d->name);
+	if (r < 0) {
+		free(d);
+		return luaL_error(L, "%s", err_msg());
+	}
+	d->read_ref = opt_function_ref(L, 2, "read");
+	d->write_ref = opt_function_ref(L, 2, "write");
+	bus_add_device(bus, &d->dev);
+	lua_settop(L, 1);
+	return 1;
+}
+
+/* vm:on(event, fn): "stop" -> fn(vm, stop), "serial" -> fn(vm, new_bytes). */
+static int vm_on_m(lua_State *L)
+{
+	static const char *const events[] = { "stop", "serial", NULL };
+	wbl_checkvm(L, 1);
+	int ev = luaL_checkoption(L, 2, NULL, events);
+	luaL_checktype(L, 3, LUA_TFUNCTION);
+	if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setiuservalue(L, 1, 1);
+	}
+	if (lua_getfield(L, -1, events[ev]) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, -3, events[ev]);
+	}
+	lua_pushvalue(L, 3);
+	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+	lua_settop(L, 1);
+	return 1;
+}
+
+/* Calls every handler in the list at the stack top with (vm at vmidx, value at validx). */
+static void call_handlers(lua_State *L, const char *event, int vmidx, int validx)
+{
+	lua_Integer n = luaL_len(L, -1);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_pushcfunction(L, traceback);
+		lua_rawgeti(L, -2, i);
+		lua_pushvalue(L, vmidx);
+		lua_pushvalue(L, validx);
+		if (lua_pcall(L, 2, 0, -4) != LUA_OK) {
+			fprintf(stderr, "hvwb: error in vm:on('%s') handler: %s\n", event, lua_tostring(L, -1));
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+}
+
+static void dispatch_stop(lua_State *L, struct wbl_vm *w, int vmidx)
+{
+	uint64_t n = vm_stop_count(w->vm);
+	if (n == w->seen_stops)
+		return;
+	w->seen_stops = n;
+	if (lua_getfield(L, -1, "stop") == LUA_TTABLE) {
+		struct vm_stop s;
+		vm_last_stop(w->vm, &s);
+		wbl_pushstop(L, &s);
+		lua_insert(L, -2);
+		call_handlers(L, "stop", vmidx, lua_gettop(L) - 1);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static void dispatch_serial(lua_State *L, struct wbl_vm *w, int vmidx)
+{
+	uint64_t total = vm_serial_total(w->vm);
+	if (total == w->seen_serial)
+		return;
+	uint64_t fresh = total - w->seen_serial;
+	w->seen_serial = total;
+	if (lua_getfield(L, -1, "serial") == LUA_TTABLE) {
+		static char buf[UART_RING_SIZE];
+		size_t n = vm_serial_output(w->vm, buf, sizeof(buf));
+		size_t take = fresh < n ? (size_t)fresh : n;
+		lua_pushlstring(L, buf + n - take, take);
+		lua_insert(L, -2);
+		call_handlers(L, "serial", vmidx, lua_gettop(L) - 1);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+void wbl_dispatch_events(lua_State *L)
+{
+	static bool dispatching;
+	if (dispatching || wbl_in_callback)
+		return;
+	dispatching = true;
+	int top = lua_gettop(L);
+	lua_getfield(L, LUA_REGISTRYINDEX, "hvwb.vms");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		struct wbl_vm *w = lua_touserdata(L, -1);
+		int vmidx = lua_gettop(L);
+		if (w && w->vm && lua_getiuservalue(L, vmidx, 1) == LUA_TTABLE) {
+			dispatch_stop(L, w, vmidx);
+			if (w->vm)
+				dispatch_serial(L, w, vmidx);
+		}
+		lua_settop(L, vmidx - 1);
+	}
+	lua_settop(L, top);
+	dispatching = false;
+}
+
+static const luaL_Reg dev_methods[] = {
+	{ "device", vm_device_m }, { "on", vm_on_m }, { NULL, NULL },
+};
+
+void wbl_open_device_methods(lua_State *L)
+{
+	lua_getfield(L, -1, "__methods");
+	luaL_setfuncs(L, dev_methods, 0);
+	lua_pop(L, 1);
+}

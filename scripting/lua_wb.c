@@ -1,0 +1,263 @@
+/* lua_wb: the `wb` table (wb.vm, wb.vms, wb.host, wb.sleep, wb.parse_size) and
+ * the helpers the VM methods share. VMs made from Lua stay alive until
+ * vm:destroy() or the end of the program: a registry table keeps them, so a VM
+ * nobody holds a variable for still shows in wb.vms(). */
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/err.h"
+#include "engine/hostcall.h"
+#include "engine/vm.h"
+#include "scripting/lua_wb.h"
+
+#define VMS_KEY "hvwb.vms"   /* registry: lightuserdata(struct vm*) -> userdata */
+
+bool wbl_in_callback;
+
+int wbl_fail(lua_State *L, int code)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, err_msg());
+	lua_pushinteger(L, -code);
+	return 3;
+}
+
+struct wbl_vm *wbl_checkvm(lua_State *L, int idx)
+{
+	struct wbl_vm *w = luaL_checkudata(L, idx, WBL_VM_META);
+	if (!w->vm)
+		luaL_error(L, "attempt to use a destroyed VM");
+	return w;
+}
+
+void wbl_check_may_wait(lua_State *L, const char *what)
+{
+	if (wbl_in_callback)
+		luaL_error(L, "%s cannot be called from inside a device or event callback "
+			   "(the vCPU that called it is waiting for the callback to return)", what);
+}
+
+static void push_vms_table(lua_State *L)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, VMS_KEY);
+}
+
+void wbl_pushvm(lua_State *L, struct vm *vm)
+{
+	push_vms_table(L);
+	lua_rawgetp(L, -1, vm);
+	lua_remove(L, -2);
+}
+
+int64_t wbl_opt_timeout_ms(lua_State *L, int idx)
+{
+	if (lua_isnoneornil(L, idx))
+		return -1;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	lua_getfield(L, idx, "timeout");
+	int64_t ms = -1;
+	if (!lua_isnil(L, -1)) {
+		int isnum;
+		lua_Number s = lua_tonumberx(L, -1, &isnum);
+		luaL_argcheck(L, isnum && s >= 0 && s < 1e9, idx, "timeout must be a number of seconds >= 0");
+		ms = (int64_t)(s * 1000.0 + 0.5);
+	}
+	lua_pop(L, 1);
+	return ms;
+}
+
+static int stop_tostring(lua_State *L)
+{
+	lua_getfield(L, 1, "reason");
+	lua_getfield(L, 1, "message");
+	lua_pushfstring(L, "%s: %s", luaL_optstring(L, -2, "?"), luaL_optstring(L, -1, ""));
+	return 1;
+}
+
+void wbl_pushstop(lua_State *L, const struct vm_stop *s)
+{
+	lua_createtable(L, 0, 8);
+	lua_pushstring(L, vm_stop_kind_name(s->kind));
+	lua_setfield(L, -2, "reason");
+	lua_pushstring(L, s->reason);
+	lua_setfield(L, -2, "message");
+	if (s->kind == STOP_EXIT) {
+		lua_pushinteger(L, s->exit_code);
+		lua_setfield(L, -2, "code");
+	}
+	if (s->vcpu >= 0) {
+		lua_pushinteger(L, s->vcpu);
+		lua_setfield(L, -2, "vcpu");
+		lua_pushinteger(L, (lua_Integer)s->rip);
+		lua_setfield(L, -2, "rip");
+	}
+	if (s->insn_len) {
+		lua_pushlstring(L, (const char *)s->insn, s->insn_len);
+		lua_setfield(L, -2, "bytes");
+	}
+	if (luaL_newmetatable(L, "hvwb.stop")) {
+		lua_pushcfunction(L, stop_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
+	lua_setmetatable(L, -2);
+}
+
+static uint64_t check_mem_size(lua_State *L, int t)
+{
+	lua_getfield(L, t, "mem");
+	uint64_t size = 64ull << 20;
+	if (lua_type(L, -1) == LUA_TNUMBER) {
+		lua_Integer n = lua_tointeger(L, -1);
+		luaL_argcheck(L, n >= (1 << 20) && (n & 0xfff) == 0, 1,
+			      "mem must be at least 1M and a multiple of 4K");
+		size = (uint64_t)n;
+	} else if (lua_type(L, -1) == LUA_TSTRING) {
+		if (vm_parse_size(lua_tostring(L, -1), &size) < 0)
+			luaL_argerror(L, 1, err_msg());
+	} else if (!lua_isnil(L, -1)) {
+		luaL_argerror(L, 1, "mem must be a size such as \"64M\" or a number of bytes");
+	}
+	lua_pop(L, 1);
+	return size;
+}
+
+static int check_vcpus(lua_State *L, int t)
+{
+	lua_getfield(L, t, "vcpus");
+	int n = 1;
+	if (!lua_isnil(L, -1)) {
+		luaL_argcheck(L, lua_isinteger(L, -1), 1, "vcpus must be an integer");
+		lua_Integer v = lua_tointeger(L, -1);
+		int max = vm_max_vcpus();
+		if (v < 1 || v > max)
+			luaL_error(L, "bad argument #1 to 'vm' (vcpus must be from 1 to %d on this host)", max);
+		n = (int)v;
+	}
+	lua_pop(L, 1);
+	return n;
+}
+
+/* wb.vm{ name = "demo", mem = "64M", vcpus = 1 } */
+static int wb_vm(lua_State *L)
+{
+	if (lua_isnoneornil(L, 1))
+		lua_newtable(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct vm_config cfg = { .vcpus = 1 };
+	lua_getfield(L, 1, "name");
+	if (!lua_isnil(L, -1)) {
+		luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "name must be a string");
+		cfg.name = lua_tostring(L, -1);
+	}
+	cfg.mem_size = check_mem_size(L, 1);
+	cfg.vcpus = check_vcpus(L, 1);
+	if (cfg.name && vm_find(cfg.name))
+		return luaL_error(L, "bad argument #1 to 'vm' (a VM named '%s' already exists)", cfg.name);
+	struct wbl_vm *w = lua_newuserdatauv(L, sizeof(*w), 1);
+	memset(w, 0, sizeof(*w));
+	luaL_setmetatable(L, WBL_VM_META);
+	struct vm *vm;
+	int r = vm_create(&cfg, &vm);
+	if (r < 0)
+		return wbl_fail(L, r);
+	w->vm = vm;
+	push_vms_table(L);
+	lua_pushvalue(L, -2);
+	lua_rawsetp(L, -2, vm);
+	lua_pop(L, 1);
+	return 1;
+}
+
+/* wb.vms(): every VM, oldest first. */
+static int wb_vms(lua_State *L)
+{
+	struct vm *list[256];
+	size_t n = vm_list(list, 256);
+	if (n > 256)
+		n = 256;
+	lua_createtable(L, (int)n, 0);
+	int k = 0;
+	for (size_t i = 0; i < n; i++) {
+		wbl_pushvm(L, list[i]);
+		if (lua_isnil(L, -1))
+			lua_pop(L, 1);
+		else
+			lua_rawseti(L, -2, ++k);
+	}
+	return 1;
+}
+
+/* wb.host(): what this host's KVM offers. */
+static int wb_host(lua_State *L)
+{
+	lua_newtable(L);
+	int r = vm_host_check();
+	lua_pushboolean(L, r == 0);
+	lua_setfield(L, -2, "kvm");
+	if (r < 0) {
+		lua_pushstring(L, err_msg());
+		lua_setfield(L, -2, "error");
+		return 1;
+	}
+	lua_pushinteger(L, vm_max_vcpus());
+	lua_setfield(L, -2, "max_vcpus");
+	return 1;
+}
+
+/* wb.sleep(seconds): waits while serving devices and events of running VMs. */
+static int wb_sleep(lua_State *L)
+{
+	lua_Number s = luaL_checknumber(L, 1);
+	luaL_argcheck(L, s >= 0 && s < 1e6, 1, "seconds must be from 0 to 1e6");
+	wbl_check_may_wait(L, "wb.sleep");
+	int r = vm_sleep_ms((int64_t)(s * 1000.0));
+	wbl_dispatch_events(L);
+	if (r == -EINTR)
+		return luaL_error(L, "interrupted");
+	return 0;
+}
+
+/* wb.parse_size("64M") -> 67108864, or nil, message. */
+static int wb_parse_size(lua_State *L)
+{
+	uint64_t n;
+	int r = vm_parse_size(luaL_checkstring(L, 1), &n);
+	if (r < 0)
+		return wbl_fail(L, r);
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
+static int wb_find(lua_State *L)
+{
+	struct vm *vm = vm_find(luaL_checkstring(L, 1));
+	if (!vm)
+		lua_pushnil(L);
+	else
+		wbl_pushvm(L, vm);
+	return 1;
+}
+
+static const luaL_Reg wb_funcs[] = {
+	{ "vm", wb_vm }, { "vms", wb_vms }, { "find", wb_find }, { "host", wb_host },
+	{ "sleep", wb_sleep }, { "parse_size", wb_parse_size }, { NULL, NULL },
+};
+
+int luaopen_wb(lua_State *L)
+{
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, VMS_KEY);
+	luaL_newmetatable(L, WBL_VM_META);
+	wbl_open_vm_methods(L);
+	wbl_open_device_methods(L);
+	lua_pop(L, 1);
+	luaL_newlib(L, wb_funcs);
+	lua_pushstring(L, HVWB_VERSION);
+	lua_setfield(L, -2, "version");
+	lua_pushvalue(L, -1);
+	lua_setglobal(L, "wb");
+	return 1;
+}

@@ -1,0 +1,47 @@
+/* lua_wb: the `wb` Lua module. The Lua layer only translates: it checks
+ * arguments, calls the engine, and turns results and errors into Lua values.
+ * Misuse raises an error saying what is allowed; failures of the outside world
+ * (a file that does not load, no /dev/kvm) return nil, message, errno. */
+#ifndef HVWB_LUA_WB_H
+#define HVWB_LUA_WB_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+
+/* Opens the module into package.loaded.wb and the global `wb`. */
+int luaopen_wb(lua_State *L);
+
+/* Runs Lua event callbacks (vm:on) for stops and serial output that happened
+ * since the last call. The console calls it from its idle loop. */
+void wbl_dispatch_events(lua_State *L);
+
+/* --- shared between the scripting files --- */
+#define WBL_VM_META "hvwb.vm"
+
+struct wbl_vm {
+	struct vm *vm;                   /* NULL once destroyed */
+	uint64_t seen_stops;             /* vm_stop_count at the last dispatch */
+	uint64_t seen_serial;            /* serial bytes already given to listeners */
+};
+
+struct wbl_vm *wbl_checkvm(lua_State *L, int idx);
+/* Pushes the userdata of an engine VM (every VM made from Lua has one). */
+void wbl_pushvm(lua_State *L, struct vm *vm);
+/* Raises unless the main thread may wait for a VM now (not inside a device callback). */
+void wbl_check_may_wait(lua_State *L, const char *what);
+/* Pushes nil, err_msg(), -code and returns 3: the io.open habit. */
+int wbl_fail(lua_State *L, int code);
+/* Optional number-of-seconds field of table `idx` as milliseconds (-1: none). */
+int64_t wbl_opt_timeout_ms(lua_State *L, int idx);
+/* Pushes a stop table: reason, code, vcpu, rip, message, bytes. */
+struct vm_stop;
+void wbl_pushstop(lua_State *L, const struct vm_stop *s);
+
+void wbl_open_vm_methods(lua_State *L);     /* lua_vm.c: fills the metatable on the stack top */
+void wbl_open_device_methods(lua_State *L); /* lua_dev.c: adds device/on methods */
+extern bool wbl_in_callback;
+
+#endif

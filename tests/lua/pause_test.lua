@@ -1,0 +1,30 @@
+-- A VM running in the background can be paused, inspected and resumed, and
+-- finishes exactly as if it had never been interrupted.
+local t = require "tap"
+t.require_kvm()
+t.plan(10)
+
+local N = 200000
+local vm = assert(wb.vm{ name = "pausable", mem = "2M" })
+assert(vm:load(t.samples .. "/counter.bin", { addr = 0xF0000, entry = 0xFFFF0 }))
+vm:write32(0xF0008, N)
+
+t.is(vm.state, "created", "a loaded VM is created")
+vm:start()
+t.is(vm.state, "running", "start() runs it in the background")
+wb.sleep(0.2)
+vm:pause()
+t.is(vm.state, "paused", "pause() parks it")
+local done = vm:stats().ports[0x600] or 0
+t.ok(done > 0 and done < N, ("paused mid-way (%d of %d writes done)"):format(done, N))
+t.ok(vm.rip >= 0 and vm.rip < 0x10000, "registers can be read while paused")
+wb.sleep(0.1)
+t.is(vm:stats().ports[0x600], done, "no exits while paused")
+vm:resume()
+t.is(vm.state, "running", "resume() runs it again")
+local s = vm:wait{ timeout = 60 }
+t.is(s.code, 0, "it ends normally")
+t.is(vm:stats().ports[0x600], N, "all N writes happened exactly once across the pause")
+t.raises(function() vm:resume() end, "exited", "an exited VM cannot be resumed")
+vm:destroy()
+t.done()
