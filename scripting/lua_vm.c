@@ -209,11 +209,15 @@ static int vm_load_m(lua_State *L)
 
 static int push_run_result(lua_State *L, struct wbl_vm *w, int r, const struct vm_stop *stop)
 {
+	(void)w;
 	if (r < 0)
 		return luaL_error(L, "%s", err_msg());
+	/* The wait has answered Ctrl-C by pausing the VM: the stop says so, and the
+	 * console's "interrupted!" hook must not throw that answer away. */
+	if (stop->kind == STOP_INTERRUPT)
+		lua_sethook(L, NULL, 0, 0);
 	wbl_dispatch_events(L);
 	wbl_pushstop(L, stop);
-	(void)w;
 	return 1;
 }
 

@@ -1,0 +1,25 @@
+# tap.sh: TAP helpers for shell tests. Source it, then: plan N; ok COND "what"; is GOT WANT "what"
+n=0; failed=0
+plan() { echo "1..$1"; }
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+ok() { # ok <exit status of a check> "name"
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+}
+is() { # is "got" "want" "name"
+	n=$((n + 1))
+	if [ "$1" = "$2" ]; then echo "ok $n - $3"; else
+		echo "not ok $n - $3"; failed=$((failed + 1))
+		printf '#   got:  %s\n#   want: %s\n' "$1" "$2" | head -20
+	fi
+}
+like() { # like "got" "extended regex" "name"
+	n=$((n + 1))
+	if printf '%s' "$1" | grep -Eq -- "$2"; then echo "ok $n - $3"; else
+		echo "not ok $n - $3"; failed=$((failed + 1))
+		printf '#   %s\n#   does not match: %s\n' "$1" "$2" | head -20
+	fi
+}
+done_testing() { [ "$failed" -eq 0 ]; }
+HVWB=${HVWB:-$PWD/build/hvwb}
+kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
