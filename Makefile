@@ -54,9 +54,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/hvwb
 
+# The suite runs twice: on the normal build and under ASan+UBSan.
 check: deps
 	@$(MAKE) --no-print-directory all tests
-	@tests/run
+	@$(MAKE) --no-print-directory asan
+	@BUILDS="build build-asan" tests/run
 
 test: all tests
 	@tests/run

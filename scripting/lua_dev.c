@@ -95,15 +95,22 @@ static void luadev_destroy(struct device *dev)
 	free(d);
 }
 
-static int opt_function_ref(lua_State *L, int t, const char *field)
+/* Raises unless field is absent or a function: checked before anything is
+ * allocated or registered, so a bad argument leaves nothing behind. */
+static void check_function_field(lua_State *L, int t, const char *field)
 {
-	lua_getfield(L, t, field);
-	if (lua_isnil(L, -1)) {
+	int type = lua_getfield(L, t, field);
+	lua_pop(L, 1);
+	if (type != LUA_TNIL && type != LUA_TFUNCTION)
+		luaL_error(L, "bad argument #2 to 'device' (%s must be a function)", field);
+}
+
+static int function_ref(lua_State *L, int t, const char *field)
+{
+	if (lua_getfield(L, t, field) == LUA_TNIL) {
 		lua_pop(L, 1);
 		return LUA_NOREF;
 	}
-	if (!lua_isfunction(L, -1))
-		luaL_error(L, "bad argument #2 to 'device' (%s must be a function)", field);
 	return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
@@ -142,6 +149,8 @@ static int vm_device_m(lua_State *L)
 		base = mbase;
 		len = mlen;
 	}
+	check_function_field(L, 2, "read");
+	check_function_field(L, 2, "write");
 	lua_getfield(L, 2, "name");
 	const char *name = luaL_optstring(L, -1, "lua");
 	struct luadev *d = calloc(1, sizeof(*d));
@@ -163,8 +172,8 @@ static int vm_device_m(lua_State *L)
 		free(d);
 		return luaL_error(L, "%s", err_msg());
 	}
-	d->read_ref = opt_function_ref(L, 2, "read");
-	d->write_ref = opt_function_ref(L, 2, "write");
+	d->read_ref = function_ref(L, 2, "read");
+	d->write_ref = function_ref(L, 2, "write");
 	bus_add_device(bus, &d->dev);
 	lua_settop(L, 1);
 	return 1;
