@@ -121,6 +121,11 @@ void vm_interrupt_waits(void)
 	wait_interrupted = 1;
 }
 
+void vm_interrupt_clear(void)
+{
+	wait_interrupted = 0;
+}
+
 /* Sleeps in short slices so an interrupt flag set by a signal handler (which
  * may not touch the condition variable) is seen promptly. */
 #define WAIT_SLICE_NS (50 * 1000 * 1000ull)

@@ -280,7 +280,7 @@ static bool vcpu_park(struct vcpu *v)
 	pthread_mutex_lock(&engine_lock);
 	v->parked = true;
 	v->idle = false;
-	vm_vcpu_parked(vm);
+	vm_settle_if_parked(vm);
 	while (!vcpu_may_run(v))
 		pthread_cond_wait(&engine_cond, &engine_lock);
 	bool go = !vm->quit;

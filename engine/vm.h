@@ -135,5 +135,7 @@ int vm_sleep_ms(int64_t ms);
 /* Makes the current or next wait of the main thread return STOP_INTERRUPT.
  * Async-signal-safe: meant for a SIGINT handler. */
 void vm_interrupt_waits(void);
+/* Forgets an interrupt no wait has taken (one meant for Lua code, say). */
+void vm_interrupt_clear(void);
 
 #endif

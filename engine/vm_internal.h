@@ -78,7 +78,8 @@ void vcpu_kick(struct vcpu *vcpu);
 
 /* vm_run.c: called by a vCPU thread (engine_lock held) when its guest must stop. */
 void vm_request_stop(struct vm *vm, const struct vm_stop *stop);
-/* Called when a vCPU parks (engine_lock held): settles the state once all have. */
-void vm_vcpu_parked(struct vm *vm);
+/* Called when a vCPU parks or a stop is requested (engine_lock held): once a
+ * stop is requested and every vCPU is parked, the VM settles into its state. */
+void vm_settle_if_parked(struct vm *vm);
 
 #endif

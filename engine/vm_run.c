@@ -22,6 +22,9 @@ void vm_request_stop(struct vm *vm, const struct vm_stop *stop)
 		vm->stop = *stop;
 	__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
 	kick_all(vm);
+	/* vCPUs that never left their park (a stop right after a start) will not
+	 * park again: settle now if none is in the guest. */
+	vm_settle_if_parked(vm);
 }
 
 static enum vm_state state_after(enum stop_kind k)
@@ -34,7 +37,7 @@ static enum vm_state state_after(enum stop_kind k)
 	}
 }
 
-void vm_vcpu_parked(struct vm *vm)
+void vm_settle_if_parked(struct vm *vm)
 {
 	/* A thread that parks on its way in (at start-up) is no stop. */
 	if (vm->state != VM_RUNNING || !vm->pause_req)

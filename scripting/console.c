@@ -71,6 +71,7 @@ int console_docall(lua_State *L, int nargs, int nresults)
 	lua_pushcfunction(L, msghandler);
 	lua_insert(L, base);
 	sigint_seen = 0;
+	vm_interrupt_clear(); /* a Ctrl-C from before must not stop this chunk's first run */
 	int status = lua_pcall(L, nargs, nresults, base);
 	lua_remove(L, base);
 	lua_sethook(L, NULL, 0, 0); /* a Ctrl-C that came too late must not hit the next line */

@@ -2,7 +2,7 @@
 -- finishes exactly as if it had never been interrupted.
 local t = require "tap"
 t.require_kvm()
-t.plan(10)
+t.plan(12)
 
 local N = 200000
 local vm = assert(wb.vm{ name = "pausable", mem = "2M" })
@@ -27,4 +27,20 @@ t.is(s.code, 0, "it ends normally")
 t.is(vm:stats().ports[0x600], N, "all N writes happened exactly once across the pause")
 t.raises(function() vm:resume() end, "exited", "an exited VM cannot be resumed")
 vm:destroy()
+
+-- Pausing at once after starting, before a vCPU has even entered the guest,
+-- must settle every time (it once waited forever).
+local quick = assert(wb.vm{ mem = "2M" })
+assert(quick:load(t.samples .. "/counter.bin", { addr = 0xF0000, entry = 0xFFFF0 }))
+quick:write32(0xF0008, 100000000)
+local settled = 0
+for _ = 1, 300 do
+  quick:start()
+  quick:pause()
+  if quick.state == "paused" then settled = settled + 1 end
+end
+t.is(settled, 300, "start() then pause() at once settles as paused, 300 times out of 300")
+local s2 = quick:run{ timeout = 0 }
+t.is(s2.reason, "timeout", "run with a zero timeout stops at once as timeout")
+quick:destroy()
 t.done()

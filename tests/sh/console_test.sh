@@ -9,6 +9,7 @@ T() { tmux -L "$sock" "$@"; }
 screen() { T capture-pane -p -t hv; }
 wait_for() { # wait_for REGEX: up to 10 s for the screen to show it
 	for _ in $(seq 1 100); do screen | grep -Eq -- "$1" && return 0; sleep 0.1; done
+	screen | sed 's/^/#   | /'   # what the terminal showed instead
 	return 1
 }
 T new-session -d -s hv -x 100 -y 30 "HOME=$home $HVWB"
