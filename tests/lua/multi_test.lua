@@ -30,18 +30,13 @@ t.is(vms[8].vm:serial(), "echo> from 8\r\n", "... including the eighth")
 for _, e in ipairs(vms) do e.vm:destroy() end
 t.is(#wb.vms(), 0, "destroyed VMs leave the list")
 
--- A guest that triple-faults (protected mode, empty IDT, divide by zero).
-local path = os.tmpname()
-local f = assert(io.open(path, "wb"))
-f:write("\x0f\x01\x1d\x12\x00\x01\x00" .. "\x31\xc9\xf7\xf1" .. "\xf4" .. ("\0"):rep(12))
-f:close()
+-- A guest that triple-faults (samples/triple.S: empty IDT, divide by zero).
 local runner = assert(wb.vm{ name = "survivor", mem = "2M" })
 assert(runner:load(t.samples .. "/counter.bin", { addr = 0xF0000, entry = 0xFFFF0 }))
 runner:write32(0xF0008, 150000)
 runner:start()
 local doomed = assert(wb.vm{ name = "doomed", mem = "2M" })
-assert(doomed:load(path, { addr = 0x10000, mode = 32 }))
-os.remove(path)
+assert(doomed:load(t.samples .. "/triple.bin"))
 local s = doomed:run{ timeout = 10 }
 t.is(s.reason, "crash", "the triple-faulting VM stops as crash")
 t.like(s.message, "triple fault", "the reason names the triple fault")

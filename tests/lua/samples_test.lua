@@ -2,7 +2,7 @@
 -- serial port and its debug-exit code.
 local t = require "tap"
 t.require_kvm()
-t.plan(17)
+t.plan(20)
 
 local function run(file, opts, before)
   local vm = assert(wb.vm{ mem = "16M" })
@@ -36,6 +36,11 @@ s, out, state = run("halt.bin")
 t.is(s.reason, "hlt", "halt: stops as hlt")
 t.is(state, "halted", "halt: VM state is halted")
 t.is(out, "halting\r\n", "halt: printed before halting")
+
+s, out, state = run("triple.bin")
+t.is(s.reason, "crash", "triple: stops as crash")
+t.like(s.message, "^triple fault", "triple: the reason says triple fault")
+t.is(out, "about to triple fault\r\n", "triple: printed once, no reset loop")
 
 s, out = run("echo.bin", nil, function(vm) vm:send("hi\n") end)
 t.is(s.code, 0x50, "echo: exit code 0x50")
