@@ -41,6 +41,25 @@ static void debugexit_reset(struct device *dev)
 	(void)dev;
 }
 
+/* Its only state is the port, fixed at creation: the saved state is empty,
+ * present so a snapshot lists every device. */
+static int debugexit_save(struct device *dev, void **buf, size_t *len)
+{
+	(void)dev;
+	*buf = NULL;
+	*len = 0;
+	return 0;
+}
+
+static int debugexit_restore(struct device *dev, const void *buf, size_t len)
+{
+	(void)dev;
+	(void)buf;
+	if (len != 0)
+		return err_set(-EINVAL, "debug-exit: saved state must be empty, got %zu bytes", len);
+	return 0;
+}
+
 /* Nothing to unregister: only the bus's own teardown destroys us. */
 static void debugexit_destroy(struct device *dev)
 {
@@ -60,6 +79,8 @@ int debugexit_create(struct bus *bus, const struct device_host *host, uint16_t p
 	d->dev.name = "debug-exit";
 	d->dev.reset = debugexit_reset;
 	d->dev.destroy = debugexit_destroy;
+	d->dev.save = debugexit_save;
+	d->dev.restore = debugexit_restore;
 	d->host = *host;
 	d->port = port;
 	rc = bus_register(bus, BUS_PIO, port, 1, debugexit_io, d, d->dev.name);

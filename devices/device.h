@@ -5,7 +5,10 @@
 #ifndef HVWB_DEVICE_H
 #define HVWB_DEVICE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+struct bus;
 
 /* What a device may ask of the VM that owns it. Devices never see KVM or
  * `struct vm`; the engine fills this in. */
@@ -25,6 +28,15 @@ struct device {
 	struct device *next;            /* the owning bus's list */
 	void (*reset)(struct device *dev);
 	void (*destroy)(struct device *dev); /* frees the containing struct */
+	/* Optional, for snapshots; called on the main thread with the VM not
+	 * running. save returns the device's state as bytes in *buf (malloc'd,
+	 * the caller frees); restore takes them back and fails (-EINVAL and a
+	 * message) on bytes it does not accept, changing nothing then. */
+	int (*save)(struct device *dev, void **buf, size_t *len);
+	int (*restore)(struct device *dev, const void *buf, size_t len);
+	/* Optional, for clones: adds an equivalent device (same ranges and
+	 * behaviour, its own state) to another VM's bus. */
+	int (*clone)(struct device *dev, struct bus *bus, const struct device_host *host);
 };
 
 #endif

@@ -335,6 +335,88 @@ static void uart_destroy(struct device *dev)
 	free(u);
 }
 
+/* Snapshot bytes: a version, the registers, the IRQ line, then the input
+ * queue and the kept output, each as a length and the bytes oldest first. */
+#define UART_SAVE_VERSION 1
+#define UART_SAVE_FIXED 12
+
+static void linear_copy(uint8_t *dst, const uint8_t *ring, size_t size, size_t start, size_t n)
+{
+	size_t first = size - start < n ? size - start : n;
+	memcpy(dst, ring + start, first);
+	memcpy(dst + first, ring, n - first);
+}
+
+static int uart_save(struct device *dev, void **buf, size_t *len)
+{
+	struct uart *u = (struct uart *)dev;
+
+	pthread_mutex_lock(&u->lock);
+	size_t n = UART_SAVE_FIXED + 4 + u->in_len + 8 + 4 + u->out_len;
+	uint8_t *p = malloc(n);
+	if (!p) {
+		pthread_mutex_unlock(&u->lock);
+		return err_set(-ENOMEM, "uart16550: out of memory");
+	}
+	uint8_t fixed[UART_SAVE_FIXED] = {
+		UART_SAVE_VERSION, u->ier, u->fcr, u->lcr, u->mcr, u->lsr_err, u->msr, u->scr,
+		u->dll, u->dlm, u->thr_ipending, (uint8_t)u->line,
+	};
+	uint8_t *q = p;
+	uint32_t in_len = (uint32_t)u->in_len, out_len = (uint32_t)u->out_len;
+	memcpy(q, fixed, sizeof(fixed));
+	q += sizeof(fixed);
+	memcpy(q, &in_len, 4);
+	linear_copy(q + 4, u->in, UART_INPUT_SIZE, u->in_head, u->in_len);
+	q += 4 + u->in_len;
+	memcpy(q, &u->out_total, 8);
+	memcpy(q + 8, &out_len, 4);
+	linear_copy(q + 12, (const uint8_t *)u->out, UART_RING_SIZE,
+		    (u->out_pos + UART_RING_SIZE - u->out_len) % UART_RING_SIZE, u->out_len);
+	pthread_mutex_unlock(&u->lock);
+	*buf = p;
+	*len = n;
+	return 0;
+}
+
+static int uart_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct uart *u = (struct uart *)dev;
+	const uint8_t *p = buf;
+	uint32_t in_len, out_len;
+	uint64_t total;
+
+	if (len < UART_SAVE_FIXED + 4 || p[0] != UART_SAVE_VERSION)
+		return err_set(-EINVAL, "uart16550: saved state of an unknown version or size");
+	memcpy(&in_len, p + UART_SAVE_FIXED, 4);
+	if (in_len > UART_INPUT_SIZE || len < UART_SAVE_FIXED + 16 + (size_t)in_len)
+		return err_set(-EINVAL, "uart16550: saved input queue is too long or cut short");
+	const uint8_t *q = p + UART_SAVE_FIXED + 4 + in_len;
+	memcpy(&total, q, 8);
+	memcpy(&out_len, q + 8, 4);
+	if (out_len > UART_RING_SIZE || len != UART_SAVE_FIXED + 16 + (size_t)in_len + out_len)
+		return err_set(-EINVAL, "uart16550: saved output is too long or cut short");
+	pthread_mutex_lock(&u->lock);
+	u->ier = p[1]; u->fcr = p[2]; u->lcr = p[3]; u->mcr = p[4];
+	u->lsr_err = p[5]; u->msr = p[6]; u->scr = p[7]; u->dll = p[8]; u->dlm = p[9];
+	u->thr_ipending = p[10] != 0;
+	memcpy(u->in, p + UART_SAVE_FIXED + 4, in_len);
+	u->in_head = 0;
+	u->in_len = in_len;
+	memcpy(u->out, q + 12, out_len);
+	u->out_pos = out_len % UART_RING_SIZE;
+	u->out_len = out_len;
+	u->out_total = total;
+	/* KVM remembers the level each source drives; bring it to the saved one
+	 * (the irqchip's own state is restored after the devices). */
+	int level = p[11] != 0;
+	if (level != u->line && u->host.set_irq)
+		u->host.set_irq(u->host.opaque, u->irq, level);
+	u->line = level;
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
 int uart_create(struct bus *bus, const struct device_host *host, uint16_t base,
 		unsigned irq, struct uart **out)
 {
@@ -349,6 +431,8 @@ int uart_create(struct bus *bus, const struct device_host *host, uint16_t base,
 	u->dev.name = "uart16550";
 	u->dev.reset = uart_reset;
 	u->dev.destroy = uart_destroy;
+	u->dev.save = uart_save;
+	u->dev.restore = uart_restore;
 	u->host = *host;
 	u->base = base;
 	u->irq = irq;

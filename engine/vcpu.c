@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "debug.h"
 #include "err.h"
 #include "vm_internal.h"
 
@@ -187,9 +188,14 @@ static void dispatch_exit(struct vcpu *v)
 	switch (r->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(v);
+		debug_on_io(v);
 		break;
 	case KVM_EXIT_MMIO:
 		handle_mmio(v);
+		debug_on_io(v);
+		break;
+	case KVM_EXIT_DEBUG:
+		debug_on_exit(v);
 		break;
 	case KVM_EXIT_HLT:
 		stop_vm(v, STOP_HLT, KVM_EXIT_HLT, "vCPU %d halted", v->index);
@@ -200,7 +206,8 @@ static void dispatch_exit(struct vcpu *v)
 			"(no usable IDT or stack), and the CPU shut down");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		handle_internal_error(v);
+		if (!debug_on_emulation_failure(v))
+			handle_internal_error(v);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		stop_vm(v, STOP_CRASH, KVM_EXIT_FAIL_ENTRY,
@@ -218,20 +225,41 @@ static void dispatch_exit(struct vcpu *v)
 }
 
 /* A vCPU is idle for good when it halted with interrupts off, or is an AP that
- * was never started; the VM has halted when every vCPU is. */
-static void check_idle(struct vcpu *v)
+ * was never started; the VM has halted when every vCPU is. The MP state can lag
+ * (PVM reports HALTED for a while after an interrupt woke the vCPU), so a halt
+ * counts only when two checks in a row see it at the same RIP with no exit in
+ * between. */
+static bool looks_halted(struct vcpu *v)
 {
 	struct kvm_mp_state mp;
-	bool idle = false;
-	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0) {
-		if (mp.mp_state == KVM_MP_STATE_HALTED) {
-			struct kvm_regs regs;
-			idle = ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && !(regs.rflags & (1u << 9));
-		} else if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED ||
-			   mp.mp_state == KVM_MP_STATE_INIT_RECEIVED) {
-			idle = v->index != 0;
-		}
+	struct kvm_regs regs;
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
+		return false;
+	if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
+		return v->index != 0;
+	if (mp.mp_state == KVM_MP_STATE_HALTED && !debug_after_hlt(v)) {
+		/* stale: not halted where a hlt would leave it. Let it run. */
+		mp.mp_state = KVM_MP_STATE_RUNNABLE;
+		ioctl(v->fd, KVM_SET_MP_STATE, &mp);
+		v->idle_seen = false;
+		return false;
 	}
+	if (mp.mp_state != KVM_MP_STATE_HALTED || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
+	    (regs.rflags & (1u << 9))) {
+		v->idle_seen = false;
+		return false;
+	}
+	uint64_t exits = stats_total_exits(&v->stats);
+	bool same = v->idle_seen && v->idle_rip == regs.rip && v->idle_exits == exits;
+	v->idle_seen = true;
+	v->idle_rip = regs.rip;
+	v->idle_exits = exits;
+	return same;
+}
+
+static void check_idle(struct vcpu *v)
+{
+	bool idle = looks_halted(v);
 	pthread_mutex_lock(&engine_lock);
 	v->idle = idle;
 	bool all = idle;
@@ -267,7 +295,7 @@ static void complete_pending_io(struct vcpu *v)
 static bool vcpu_may_run(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	return vm->quit || (vm->state == VM_RUNNING && !vm->pause_req);
+	return vm->quit || (vm->state == VM_RUNNING && !vm->pause_req && (!vm->solo || v->index == 0));
 }
 
 /* Parks the vCPU until its VM runs again. Returns false when the VM is going away. */
@@ -289,8 +317,10 @@ static bool vcpu_park(struct vcpu *v)
 		v->run->immediate_exit = 0;
 	}
 	pthread_mutex_unlock(&engine_lock);
-	if (go)
+	if (go) {
+		debug_vcpu_enter(v);
 		idle_timer_arm(v, true);
+	}
 	return go;
 }
 

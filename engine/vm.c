@@ -11,7 +11,9 @@
 
 #include "devices/debugexit.h"
 #include "devices/uart16550.h"
+#include "debug.h"
 #include "err.h"
+#include "snapshot.h"
 #include "vm_internal.h"
 
 /* Guest RAM above this goes above 4 GiB, leaving the hole for MMIO (where the
@@ -82,19 +84,63 @@ static int set_memory(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
+struct membase *membase_new(uint64_t size, const char *name)
+{
+	struct membase *b = calloc(1, sizeof(*b));
+	if (!b) {
+		err_set(-ENOMEM, "out of memory");
+		return NULL;
+	}
+	b->fd = memfd_create(name, MFD_CLOEXEC);
+	if (b->fd < 0) {
+		err_set(-errno, "memfd_create: %s", strerror(errno));
+		free(b);
+		return NULL;
+	}
+	if (ftruncate(b->fd, (off_t)size) < 0) {
+		err_set(-errno, "cannot size guest RAM to %llu bytes: %s",
+			(unsigned long long)size, strerror(errno));
+		close(b->fd);
+		free(b);
+		return NULL;
+	}
+	b->size = size;
+	b->refs = 1;
+	return b;
+}
+
+struct membase *membase_get(struct membase *b)
+{
+	b->refs++;
+	return b;
+}
+
+void membase_put(struct membase *b)
+{
+	if (b && --b->refs == 0) {
+		close(b->fd);
+		free(b);
+	}
+}
+
+static int register_slots(struct vm *vm)
+{
+	int r = set_memory(vm, 0, 0, vm->low_size, 0);
+	if (r == 0 && vm->mem_size > vm->low_size)
+		r = set_memory(vm, 1, FOUR_GIB, vm->mem_size - vm->low_size, vm->low_size);
+	return r;
+}
+
 /* The memfd makes RAM shareable (snapshots, clones); MAP_NORESERVE and the
  * kernel's lazy allocation mean a 2G VM costs only the pages it touches. */
 static int create_memory(struct vm *vm, uint64_t size)
 {
 	char name[80];
 	snprintf(name, sizeof(name), "hvwb:%s", vm->name);
-	vm->memfd = memfd_create(name, MFD_CLOEXEC);
-	if (vm->memfd < 0)
-		return err_set(-errno, "memfd_create: %s", strerror(errno));
-	if (ftruncate(vm->memfd, (off_t)size) < 0)
-		return err_set(-errno, "cannot size guest RAM to %llu bytes: %s",
-			       (unsigned long long)size, strerror(errno));
-	vm->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->memfd, 0);
+	vm->base = membase_new(size, name);
+	if (!vm->base)
+		return -ENOMEM;
+	vm->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->base->fd, 0);
 	if (vm->mem == MAP_FAILED) {
 		vm->mem = NULL;
 		return err_set(-errno, "cannot map %llu bytes of guest RAM: %s",
@@ -103,10 +149,35 @@ static int create_memory(struct vm *vm, uint64_t size)
 	madvise(vm->mem, size, MADV_DONTDUMP);
 	vm->mem_size = size;
 	vm->low_size = size < PCI_HOLE_START ? size : PCI_HOLE_START;
-	int r = set_memory(vm, 0, 0, vm->low_size, 0);
-	if (r == 0 && size > vm->low_size)
-		r = set_memory(vm, 1, FOUR_GIB, size - vm->low_size, vm->low_size);
-	return r;
+	return register_slots(vm);
+}
+
+/* The new mapping is made elsewhere first and moved over the old one with
+ * mremap, which replaces it in one step: a failure leaves RAM as it was. The
+ * memory slots stay: they name host addresses, which do not change, and the
+ * unmapping of the old pages reaches KVM through its MMU notifier, which drops
+ * every guest mapping of them. (Deleting and re-adding the slots would do the
+ * same at about 3 ms a slot here, most of a clone's cost.) */
+int vm_mem_remap(struct vm *vm, struct membase *base, bool shared)
+{
+	if (base->size != vm->mem_size)
+		return err_set(-EINVAL, "a RAM image of %llu bytes does not fit VM %s's %llu bytes",
+			       (unsigned long long)base->size, vm->name, (unsigned long long)vm->mem_size);
+	int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_NORESERVE;
+	void *p = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, flags, base->fd, 0);
+	if (p == MAP_FAILED)
+		return err_set(-errno, "cannot map guest RAM: %s", strerror(errno));
+	if (mremap(p, vm->mem_size, vm->mem_size, MREMAP_MAYMOVE | MREMAP_FIXED, vm->mem) == MAP_FAILED) {
+		int e = errno;
+		munmap(p, vm->mem_size);
+		return err_set(-e, "cannot move guest RAM into place: %s", strerror(e));
+	}
+	madvise(vm->mem, vm->mem_size, MADV_DONTDUMP);
+	membase_get(base);
+	membase_put(vm->base);
+	vm->base = base;
+	vm->mem_private = !shared;
+	return 0;
 }
 
 static void host_set_irq(void *opaque, unsigned gsi, int level)
@@ -205,7 +276,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return err_set(-ENOMEM, "out of memory");
-	vm->fd = vm->memfd = vm->stats_fd = -1;
+	vm->fd = vm->stats_fd = -1;
 	vm->state = VM_CREATED;
 	vm->stop.vcpu = -1;
 	vm->created_ns = stats_now_ns();
@@ -275,6 +346,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	snap_drop_vm(vm);
 	if (vm->vcpus) {
 		stop_threads(vm);
 		for (int i = 0; i < vm->nvcpus; i++)
@@ -288,9 +360,9 @@ void vm_destroy(struct vm *vm)
 		close(vm->fd);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
-	if (vm->memfd >= 0)
-		close(vm->memfd);
+	membase_put(vm->base);
 	sym_destroy(vm->syms);
+	debug_destroy(vm);
 	free(vm);
 }
 
@@ -346,6 +418,7 @@ int vm_mem_read(struct vm *vm, uint64_t gpa, void *buf, size_t len)
 		return err_set(-EFAULT, "guest-physical 0x%llx..0x%llx is outside %s's RAM",
 			       (unsigned long long)gpa, (unsigned long long)(gpa + len), vm->name);
 	memcpy(buf, p, len);
+	debug_mask(vm, gpa, buf, len);
 	return 0;
 }
 

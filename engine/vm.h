@@ -28,6 +28,9 @@ enum stop_kind {
 	STOP_HLT,       /* every vCPU halted with interrupts off */
 	STOP_EXIT,      /* the guest wrote the debug-exit port */
 	STOP_CRASH,     /* triple fault, emulation failure, unknown exit... */
+	STOP_STEP,      /* vm_step() executed its instructions: paused */
+	STOP_BREAKPOINT,/* a breakpoint was reached (not yet executed): paused */
+	STOP_WATCH,     /* a watched location was accessed: paused */
 };
 
 struct vm_stop {
@@ -39,6 +42,12 @@ struct vm_stop {
 	uint8_t insn[16];       /* crash: instruction bytes at rip, when known */
 	unsigned insn_len;
 	char reason[256];       /* a sentence a person can read */
+	int breakpoint;         /* STOP_BREAKPOINT, STOP_WATCH: the id */
+	uint64_t steps;         /* STOP_STEP (and any stop during a step): instructions done */
+	uint64_t watch_addr;    /* STOP_WATCH: the watched address, old and new value */
+	uint64_t watch_old, watch_new;
+	uint64_t watch_pc;      /* STOP_WATCH: linear address of the instruction that
+				   wrote, when known (software watchpoints), else 0 */
 };
 
 struct vm_config {
@@ -99,6 +108,9 @@ int vm_get_regs(struct vm *vm, int vcpu, struct kvm_regs *regs);
 int vm_set_regs(struct vm *vm, int vcpu, const struct kvm_regs *regs);
 int vm_get_sregs(struct vm *vm, int vcpu, struct kvm_sregs *sregs);
 int vm_set_sregs(struct vm *vm, int vcpu, const struct kvm_sregs *sregs);
+/* The vCPU's KVM fd for other per-vCPU ioctls (engine files only): -EINVAL
+ * for a bad index, -EBUSY while the VM runs. The fd stays owned by the VM. */
+int vm_vcpu_fd(struct vm *vm, int vcpu);
 
 struct bus *vm_bus(struct vm *vm);
 /* The struct a device model gets to raise IRQs and stop or crash the VM. */

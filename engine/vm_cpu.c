@@ -121,3 +121,11 @@ int vm_kvm_stats(struct vm *vm, int vcpu, void (*fn)(void *arg, const char *name
 		return err_set(-EINVAL, "VM %s has no vCPU %d", vm->name, vcpu);
 	return stats_kvm_read(vcpu < 0 ? vm->stats_fd : vm->vcpus[vcpu].stats_fd, fn, arg);
 }
+
+int vm_vcpu_fd(struct vm *vm, int index)
+{
+	struct vcpu *v = stopped_vcpu(vm, index);
+	if (!v)
+		return index < 0 || index >= vm->nvcpus ? -EINVAL : -EBUSY;
+	return v->fd;
+}

@@ -11,6 +11,17 @@
 
 struct uart;
 
+/* A file (memfd) holding an image of guest RAM. A VM maps its base shared
+ * while it owns it alone and nothing has been frozen, or private
+ * (copy-on-write) once snapshots or clones share it: then nobody writes the
+ * file again, except freeze's in-place update when the VM is its only user.
+ * Reference counts are touched by the main thread only. */
+struct membase {
+	int fd;
+	uint64_t size;
+	int refs;
+};
+
 struct vcpu {
 	struct vm *vm;
 	int index;
@@ -27,12 +38,17 @@ struct vcpu {
 	bool has_timer;
 	int stats_fd;
 	struct vcpu_stats stats;
+	bool dbg_skipping;  /* stepping off a breakpoint at RIP before running on */
+	/* The last idle check that looked halted: RIP and exit count then. */
+	bool idle_seen;
+	uint64_t idle_rip, idle_exits;
 };
 
 struct vm {
 	char name[64];
 	int fd;
-	int memfd;
+	struct membase *base;  /* the file behind guest RAM */
+	bool mem_private;      /* mapped copy-on-write over base (see struct membase) */
 	uint8_t *mem;          /* host mapping of all guest RAM */
 	uint64_t mem_size;
 	uint64_t low_size;     /* RAM below the 32-bit PCI hole, at guest-physical 0 */
@@ -42,6 +58,8 @@ struct vm {
 	struct uart *uart;
 	struct device_host host;
 	struct symtab *syms;
+	struct debug_state *dbg;
+	bool solo;             /* only vCPU 0 runs (single-stepping) */
 	int stats_fd;
 	/* Guarded by engine_lock. */
 	enum vm_state state;
@@ -75,6 +93,14 @@ int vcpu_start_thread(struct vcpu *vcpu);
 void vcpu_fini(struct vcpu *vcpu);
 /* Makes a vCPU leave KVM_RUN soon (engine_lock held). */
 void vcpu_kick(struct vcpu *vcpu);
+
+/* vm.c: guest RAM bases (snapshot.c and clone.c build on these). */
+struct membase *membase_new(uint64_t size, const char *name);
+struct membase *membase_get(struct membase *b);
+void membase_put(struct membase *b);
+/* Maps base over the VM's RAM at the same address, shared or copy-on-write,
+ * and re-registers the memory slots. On failure the old mapping stays. */
+int vm_mem_remap(struct vm *vm, struct membase *base, bool shared);
 
 /* vm_run.c: called by a vCPU thread (engine_lock held) when its guest must stop. */
 void vm_request_stop(struct vm *vm, const struct vm_stop *stop);

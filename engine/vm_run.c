@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "debug.h"
 #include "err.h"
 #include "vm_internal.h"
 
@@ -33,6 +34,7 @@ static enum vm_state state_after(enum stop_kind k)
 	case STOP_HLT: return VM_HALTED;
 	case STOP_EXIT: return VM_EXITED;
 	case STOP_CRASH: return VM_CRASHED;
+	case STOP_STEP: case STOP_BREAKPOINT: case STOP_WATCH: return VM_PAUSED;
 	default: return VM_PAUSED;
 	}
 }
@@ -49,6 +51,7 @@ void vm_settle_if_parked(struct vm *vm)
 		vm->stop.kind = STOP_PAUSE;
 	vm->state = state_after(vm->stop.kind);
 	vm->stop_count++;
+	debug_unplant(vm);
 	vm->run_ns += stats_now_ns() - vm->run_started_ns;
 	pthread_cond_broadcast(&engine_cond);
 }
@@ -77,6 +80,7 @@ int vm_start(struct vm *vm)
 		memset(&vm->stop, 0, sizeof(vm->stop));
 		vm->stop.vcpu = -1;
 		vm->pause_req = 0;
+		debug_plant(vm);
 		vm->state = VM_RUNNING;
 		vm->run_started_ns = stats_now_ns();
 		pthread_cond_broadcast(&engine_cond);
@@ -185,7 +189,8 @@ const char *vm_stop_kind_name(enum stop_kind k)
 	static const char *const names[] = {
 		[STOP_NONE] = "none", [STOP_PAUSE] = "pause", [STOP_TIMEOUT] = "timeout",
 		[STOP_INTERRUPT] = "interrupt", [STOP_HLT] = "hlt", [STOP_EXIT] = "exit",
-		[STOP_CRASH] = "crash",
+		[STOP_CRASH] = "crash", [STOP_STEP] = "step", [STOP_BREAKPOINT] = "breakpoint",
+		[STOP_WATCH] = "watch",
 	};
 	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

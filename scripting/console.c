@@ -257,12 +257,39 @@ static char *completion_generator(const char *text, int state)
 	return NULL;
 }
 
+static void add_symbol_completion(const char *name)
+{
+	add_completion("", name);
+}
+
+/* Inside vm:addr(" or vm:breakpoint(" the word is a symbol name of that VM. */
+static int symbol_start;
+
+static char *symbol_generator(const char *text, int state)
+{
+	static size_t next;
+	if (state == 0) {
+		for (size_t i = 0; i < ncompletions; i++)
+			free(completions[i]);
+		free(completions);
+		completions = NULL;
+		ncompletions = 0;
+		wbl_complete_symbols(console_L, rl_line_buffer, symbol_start, text, add_symbol_completion);
+		next = 0;
+	}
+	if (next < ncompletions)
+		return strdup(completions[next++]);
+	return NULL;
+}
+
 static char **console_complete(const char *text, int start, int end)
 {
-	(void)start;
 	(void)end;
 	rl_attempted_completion_over = 1; /* never fall back to file names */
 	rl_completion_append_character = '\0';
+	symbol_start = start;
+	if (start > 0 && (rl_line_buffer[start - 1] == '"' || rl_line_buffer[start - 1] == '\''))
+		return rl_completion_matches(text, symbol_generator);
 	return rl_completion_matches(text, completion_generator);
 }
 

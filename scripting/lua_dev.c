@@ -3,6 +3,7 @@
  * thread, so the access is handed over with hostcall_call and the vCPU waits
  * for the answer. Event handlers (vm:on) run when the main thread next looks:
  * after a run, while it sleeps, and in the console's idle loop. */
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@ struct luadev {
 	struct device dev;
 	lua_State *L;             /* the main thread's state */
 	int read_ref, write_ref;  /* LUA_NOREF when absent */
+	int save_ref, restore_ref;
+	bool pio;                 /* its range, for clones */
+	uint64_t base, len;
 	const struct device_host *host;
 	char name[64];
 };
@@ -92,7 +96,107 @@ static void luadev_destroy(struct device *dev)
 	struct luadev *d = (struct luadev *)dev;
 	luaL_unref(d->L, LUA_REGISTRYINDEX, d->read_ref);
 	luaL_unref(d->L, LUA_REGISTRYINDEX, d->write_ref);
+	luaL_unref(d->L, LUA_REGISTRYINDEX, d->save_ref);
+	luaL_unref(d->L, LUA_REGISTRYINDEX, d->restore_ref);
 	free(d);
+}
+
+/* Snapshots call these on the main thread, from inside a Lua call: the hooks
+ * run as callbacks, so they cannot wait for a VM. */
+static int luadev_call(struct luadev *d, int ref, const char *arg, size_t len, int nres, const char *what)
+{
+	lua_State *L = d->L;
+	lua_pushcfunction(L, traceback);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	if (arg)
+		lua_pushlstring(L, arg, len);
+	bool was = wbl_in_callback;
+	wbl_in_callback = true;
+	int r = lua_pcall(L, arg ? 1 : 0, nres, -2 - (arg ? 1 : 0));
+	wbl_in_callback = was;
+	if (r != LUA_OK) {
+		err_set(-EINVAL, "Lua device '%s' %s hook failed: %s", d->name, what, lua_tostring(L, -1));
+		lua_pop(L, 2);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int luadev_save(struct device *dev, void **buf, size_t *len)
+{
+	struct luadev *d = (struct luadev *)dev;
+	*buf = NULL;
+	*len = 0;
+	int r = luadev_call(d, d->save_ref, NULL, 0, 1, "save");
+	if (r < 0)
+		return r;
+	lua_State *L = d->L;
+	if (lua_type(L, -1) != LUA_TSTRING) {
+		lua_pop(L, 2);
+		return err_set(-EINVAL, "Lua device '%s' save hook must return a string", d->name);
+	}
+	size_t n;
+	const char *s = lua_tolstring(L, -1, &n);
+	*buf = malloc(n ? n : 1);
+	if (*buf) {
+		memcpy(*buf, s, n);
+		*len = n;
+	}
+	lua_pop(L, 2);
+	return *buf ? 0 : err_set(-ENOMEM, "out of memory");
+}
+
+static int luadev_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct luadev *d = (struct luadev *)dev;
+	int r = luadev_call(d, d->restore_ref, buf, len, 0, "restore");
+	if (r == 0)
+		lua_pop(d->L, 1);
+	return r;
+}
+
+static int ref_copy(lua_State *L, int ref)
+{
+	if (ref == LUA_NOREF)
+		return LUA_NOREF;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static void luadev_hooks(struct luadev *d);
+
+/* A clone's copy calls the same Lua functions: a script that wants separate
+ * state per VM keys it by the address the functions see or keeps it in the
+ * save/restore string. */
+static int luadev_clone(struct device *dev, struct bus *bus, const struct device_host *host)
+{
+	struct luadev *d = (struct luadev *)dev, *c = calloc(1, sizeof(*c));
+	if (!c)
+		return err_set(-ENOMEM, "out of memory");
+	*c = *d;
+	c->dev.name = c->name;
+	c->host = host;
+	c->read_ref = c->write_ref = c->save_ref = c->restore_ref = LUA_NOREF;
+	int r = bus_register(bus, c->pio ? BUS_PIO : BUS_MMIO, c->base, c->len, luadev_io, c, c->name);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->read_ref = ref_copy(d->L, d->read_ref);
+	c->write_ref = ref_copy(d->L, d->write_ref);
+	c->save_ref = ref_copy(d->L, d->save_ref);
+	c->restore_ref = ref_copy(d->L, d->restore_ref);
+	luadev_hooks(c);
+	bus_add_device(bus, &c->dev);
+	return 0;
+}
+
+static void luadev_hooks(struct luadev *d)
+{
+	d->dev.destroy = luadev_destroy;
+	d->dev.clone = luadev_clone;
+	d->dev.save = d->save_ref != LUA_NOREF ? luadev_save : NULL;
+	d->dev.restore = d->restore_ref != LUA_NOREF ? luadev_restore : NULL;
 }
 
 /* Raises unless field is absent or a function: checked before anything is
@@ -134,7 +238,8 @@ static bool opt_range(lua_State *L, int t, const char *field, uint64_t *base, ui
 	return true;
 }
 
-/* vm:device{ ports = {base, len} | mmio = {base, len}, read = fn, write = fn, name = } */
+/* vm:device{ ports = {base, len} | mmio = {base, len}, read = fn, write = fn, name =,
+ *            save = fn() -> string, restore = fn(string) } */
 static int vm_device_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
@@ -151,6 +256,8 @@ static int vm_device_m(lua_State *L)
 	}
 	check_function_field(L, 2, "read");
 	check_function_field(L, 2, "write");
+	check_function_field(L, 2, "save");
+	check_function_field(L, 2, "restore");
 	lua_getfield(L, 2, "name");
 	const char *name = luaL_optstring(L, -1, "lua");
 	struct luadev *d = calloc(1, sizeof(*d));
@@ -166,6 +273,11 @@ static int vm_device_m(lua_State *L)
 	d->host = vm_device_host(w->vm);
 	d->read_ref = LUA_NOREF;
 	d->write_ref = LUA_NOREF;
+	d->save_ref = LUA_NOREF;
+	d->restore_ref = LUA_NOREF;
+	d->pio = pio;
+	d->base = base;
+	d->len = len;
 	struct bus *bus = vm_bus(w->vm);
 	int r = bus_register(bus, pio ? BUS_PIO : BUS_MMIO, base, len, luadev_io, d, d->name);
 	if (r < 0) {
@@ -174,6 +286,9 @@ static int vm_device_m(lua_State *L)
 	}
 	d->read_ref = function_ref(L, 2, "read");
 	d->write_ref = function_ref(L, 2, "write");
+	d->save_ref = function_ref(L, 2, "save");
+	d->restore_ref = function_ref(L, 2, "restore");
+	luadev_hooks(d);
 	bus_add_device(bus, &d->dev);
 	lua_settop(L, 1);
 	return 1;

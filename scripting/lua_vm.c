@@ -216,6 +216,7 @@ static int push_run_result(lua_State *L, struct wbl_vm *w, int r, const struct v
 	 * console's "interrupted!" hook must not throw that answer away. */
 	if (stop->kind == STOP_INTERRUPT)
 		lua_sethook(L, NULL, 0, 0);
+	wbl_inspect_note_stop(L, 1);
 	wbl_dispatch_events(L);
 	wbl_pushstop(L, stop);
 	return 1;
@@ -228,7 +229,10 @@ static int vm_run_m(lua_State *L)
 	int64_t ms = wbl_opt_timeout_ms(L, 2);
 	wbl_check_may_wait(L, "vm:run");
 	struct vm_stop stop;
-	int r = vm_run(w->vm, ms, &stop);
+	int r;
+	do
+		r = vm_run(w->vm, ms, &stop);
+	while (r == 0 && wbl_condition_says_go_on(L, 1, &stop));
 	return push_run_result(L, w, r, &stop);
 }
 
@@ -517,7 +521,7 @@ static int vm_gc(lua_State *L)
 }
 
 static const luaL_Reg vm_methods[] = {
-	{ "load", vm_load_m }, { "run", vm_run_m }, { "wait", vm_wait_m },
+	{ "load", vm_load_m }, { "run", vm_run_m }, { "continue", vm_run_m }, { "wait", vm_wait_m },
 	{ "start", vm_start_m }, { "pause", vm_pause_m }, { "resume", vm_resume_m },
 	{ "destroy", vm_destroy_m }, { "regs", vm_regs },
 	{ "read", vm_read_m }, { "write", vm_write_m },

@@ -10,6 +10,7 @@
 
 #include "engine/err.h"
 #include "engine/hostcall.h"
+#include "engine/probe.h"
 #include "engine/vm.h"
 #include "scripting/lua_wb.h"
 
@@ -93,6 +94,26 @@ void wbl_pushstop(lua_State *L, const struct vm_stop *s)
 		lua_setfield(L, -2, "vcpu");
 		lua_pushinteger(L, (lua_Integer)s->rip);
 		lua_setfield(L, -2, "rip");
+	}
+	if (s->kind == STOP_BREAKPOINT || s->kind == STOP_WATCH) {
+		lua_pushinteger(L, s->breakpoint);
+		lua_setfield(L, -2, "breakpoint");
+	}
+	if (s->kind == STOP_WATCH) {
+		lua_pushinteger(L, (lua_Integer)s->watch_addr);
+		lua_setfield(L, -2, "address");
+		lua_pushinteger(L, (lua_Integer)s->watch_old);
+		lua_setfield(L, -2, "old");
+		lua_pushinteger(L, (lua_Integer)s->watch_new);
+		lua_setfield(L, -2, "new");
+		if (s->watch_pc) {
+			lua_pushinteger(L, (lua_Integer)s->watch_pc);
+			lua_setfield(L, -2, "pc");
+		}
+	}
+	if (s->steps) {
+		lua_pushinteger(L, (lua_Integer)s->steps);
+		lua_setfield(L, -2, "steps");
 	}
 	if (s->insn_len) {
 		lua_pushlstring(L, (const char *)s->insn, s->insn_len);
@@ -204,6 +225,22 @@ static int wb_host(lua_State *L)
 	}
 	lua_pushinteger(L, vm_max_vcpus());
 	lua_setfield(L, -2, "max_vcpus");
+	const struct host_probe *p = probe_host();
+	for (int ring = 0; ring <= 3; ring += 3) {
+		const struct probe_ring *r = &p->ring[ring];
+		lua_createtable(L, 0, 4);
+		lua_pushboolean(L, r->step);
+		lua_setfield(L, -2, "step");
+		lua_pushboolean(L, r->hw_break);
+		lua_setfield(L, -2, "hw_break");
+		lua_pushboolean(L, r->hw_watch);
+		lua_setfield(L, -2, "hw_watch");
+		lua_pushstring(L, probe_int3_name(r->int3));
+		lua_setfield(L, -2, "int3");
+		lua_setfield(L, -2, ring ? "ring3" : "ring0");
+	}
+	lua_pushboolean(L, p->block_irq);
+	lua_setfield(L, -2, "block_irq");
 	return 1;
 }
 
@@ -243,7 +280,7 @@ static int wb_find(lua_State *L)
 
 static const luaL_Reg wb_funcs[] = {
 	{ "vm", wb_vm }, { "vms", wb_vms }, { "find", wb_find }, { "host", wb_host },
-	{ "sleep", wb_sleep }, { "parse_size", wb_parse_size }, { NULL, NULL },
+	{ "sleep", wb_sleep }, { "parse_size", wb_parse_size }, { "load", wbl_load }, { NULL, NULL },
 };
 
 int luaopen_wb(lua_State *L)
@@ -253,6 +290,9 @@ int luaopen_wb(lua_State *L)
 	luaL_newmetatable(L, WBL_VM_META);
 	wbl_open_vm_methods(L);
 	wbl_open_device_methods(L);
+	wbl_open_snapshot_methods(L);
+	wbl_open_inspect_methods(L);
+	wbl_open_debug_methods(L);
 	lua_pop(L, 1);
 	luaL_newlib(L, wb_funcs);
 	lua_pushstring(L, HVWB_VERSION);

@@ -42,6 +42,19 @@ void wbl_pushstop(lua_State *L, const struct vm_stop *s);
 
 void wbl_open_vm_methods(lua_State *L);     /* lua_vm.c: fills the metatable on the stack top */
 void wbl_open_device_methods(lua_State *L); /* lua_dev.c: adds device/on methods */
+void wbl_open_snapshot_methods(lua_State *L); /* lua_snap.c: snapshot, restore, save, clone */
+int wbl_load(lua_State *L);                 /* lua_snap.c: wb.load(path[, name]) */
+void wbl_open_inspect_methods(lua_State *L); /* lua_inspect.c: translate, disasm, cpu, ... */
+/* lua_inspect.c: symbol names for the console when `text` (starting at `start`
+ * in `line`) is inside vm:addr(" or vm:breakpoint("; returns how many were added. */
+int wbl_complete_symbols(lua_State *L, const char *line, int start, const char *text,
+			 void (*add)(const char *name));
+/* lua_inspect.c: records vCPU 0's registers as "the last stop" for vm:cpu().changed;
+ * for code that returns a stop to Lua (idx: the VM userdata). */
+void wbl_inspect_note_stop(lua_State *L, int idx);
+void wbl_open_debug_methods(lua_State *L);  /* lua_debug.c: step, breakpoints, watch */
+/* A stop at a breakpoint whose Lua condition returns false: the run should go on. */
+bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s);
 extern bool wbl_in_callback;
 
 #endif

@@ -1,0 +1,65 @@
+/* debug: single-step, breakpoints and watchpoints of a VM. The main thread
+ * records what it wants (under engine_lock); each vCPU thread applies it with
+ * KVM_SET_GUEST_DEBUG when it leaves its park, and its run loop reports hits
+ * as stops. Breakpoints use the debug registers DR0-3 unless asked to be
+ * software ones (int3 planted in guest memory only while the VM runs, so no
+ * read or snapshot ever sees a 0xCC). */
+#ifndef HVWB_DEBUG_H
+#define HVWB_DEBUG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+struct vm_stop;
+
+#define DEBUG_MAX_BREAKPOINTS 64
+#define DEBUG_HW_SLOTS 4
+
+enum debug_kind { DBG_HW_EXEC, DBG_SW_EXEC, DBG_WATCH_WRITE, DBG_WATCH_RW };
+
+struct debug_point {
+	int id;                 /* > 0 */
+	enum debug_kind kind;
+	uint64_t addr;          /* linear address (CS/DS base + offset) */
+	unsigned len;           /* watchpoints: 1, 2, 4 or 8 */
+	bool enabled;
+	bool temporary;         /* deleted at its first hit (next/finish) */
+	uint64_t hits;
+	uint64_t last_value;    /* watchpoints: the value at the last stop */
+};
+
+/* Adds a breakpoint or watchpoint; returns its id (> 0) or -errno with err_msg. */
+int debug_add(struct vm *vm, enum debug_kind kind, uint64_t addr, unsigned len, bool temporary);
+int debug_delete(struct vm *vm, int id);
+int debug_enable(struct vm *vm, int id, bool on);
+/* Copies out the points, in id order; returns how many there are. */
+int debug_list(struct vm *vm, struct debug_point *out, int max);
+
+/* Runs vCPU 0 for exactly n instructions (other vCPUs stay parked) and waits.
+ * interrupts: false holds pending interrupts while stepping (KVM_GUESTDBG_BLOCKIRQ),
+ * true lets the CPU take them (stepping into the handler). */
+int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out);
+
+/* --- for the engine's own files --- */
+/* Frees the VM's debug state. */
+void debug_destroy(struct vm *vm);
+/* vCPU thread, after leaving its park: apply the wanted guest-debug state. */
+void debug_vcpu_enter(struct vcpu *v);
+/* vCPU thread: a KVM_EXIT_DEBUG. */
+void debug_on_exit(struct vcpu *v);
+/* vCPU thread: an I/O or MMIO exit while stepping counts as one instruction. */
+void debug_on_io(struct vcpu *v);
+/* vCPU thread: an emulation failure; true if it was a planted int3 (handled). */
+bool debug_on_emulation_failure(struct vcpu *v);
+/* Main thread, VM about to run / settled (engine_lock held): plant or lift int3s. */
+void debug_plant(struct vm *vm);
+void debug_unplant(struct vm *vm);
+/* vCPU thread: true if RIP follows a hlt instruction (a halted vCPU always does). */
+bool debug_after_hlt(struct vcpu *v);
+/* Hides planted int3 bytes from a copy of guest memory at gpa. */
+void debug_mask(struct vm *vm, uint64_t gpa, void *buf, size_t len);
+
+#endif

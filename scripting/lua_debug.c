@@ -1,0 +1,284 @@
+/* lua_debug: stepping, breakpoints and watchpoints from Lua. Conditions are Lua
+ * functions kept in the VM userdata's user value; a breakpoint whose condition
+ * says false is stepped over without returning to the caller. */
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/debug.h"
+#include "engine/disasm.h"
+#include "engine/err.h"
+#include "engine/vm.h"
+#include "scripting/lua_wb.h"
+
+/* The VM's Lua-side table (user value 1), created on demand, pushed. */
+static void push_uservalues(lua_State *L, int vmidx)
+{
+	if (lua_getiuservalue(L, vmidx, 1) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setiuservalue(L, vmidx, 1);
+	}
+}
+
+/* Address from an integer, a symbol, or "symbol+offset". */
+static uint64_t check_where(lua_State *L, struct wbl_vm *w, int idx)
+{
+	if (lua_isinteger(L, idx))
+		return (uint64_t)lua_tointeger(L, idx);
+	const char *expr = luaL_checkstring(L, idx);
+	uint64_t addr;
+	if (sym_resolve(vm_symbols(w->vm), expr, &addr) < 0)
+		luaL_argerror(L, idx, lua_pushfstring(L, "no symbol '%s' (load an ELF or System.map with symbols)", expr));
+	return addr;
+}
+
+/* vm:breakpoint(where [, condition] [, {soft = bool}]) -> id */
+static int vm_breakpoint_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	uint64_t addr = check_where(L, w, 2);
+	int cond = lua_isfunction(L, 3) ? 3 : 0;
+	int opts = lua_istable(L, 3) ? 3 : lua_istable(L, 4) ? 4 : 0;
+	luaL_argcheck(L, cond || opts || lua_isnoneornil(L, 3), 3, "expected a condition function or an options table");
+	bool soft = false;
+	if (opts) {
+		lua_getfield(L, opts, "soft");
+		soft = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	int id = debug_add(w->vm, soft ? DBG_SW_EXEC : DBG_HW_EXEC, addr, 1, false);
+	if (id < 0)
+		return luaL_error(L, "%s", err_msg());
+	if (cond) {
+		push_uservalues(L, 1);
+		if (lua_getfield(L, -1, "conditions") != LUA_TTABLE) {
+			lua_pop(L, 1);
+			lua_newtable(L);
+			lua_pushvalue(L, -1);
+			lua_setfield(L, -3, "conditions");
+		}
+		lua_pushvalue(L, cond);
+		lua_rawseti(L, -2, id);
+	}
+	lua_pushinteger(L, id);
+	return 1;
+}
+
+/* vm:watch(where, size [, "w" | "rw"]) -> id */
+static int vm_watch_m(lua_State *L)
+{
+	static const char *const modes[] = { "w", "rw", NULL };
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	uint64_t addr = check_where(L, w, 2);
+	lua_Integer len = luaL_optinteger(L, 3, 4);
+	int mode = luaL_checkoption(L, 4, "w", modes);
+	int id = debug_add(w->vm, mode ? DBG_WATCH_RW : DBG_WATCH_WRITE, addr, (unsigned)len, false);
+	if (id < 0)
+		return luaL_error(L, "%s", err_msg());
+	lua_pushinteger(L, id);
+	return 1;
+}
+
+static const char *kind_name(enum debug_kind k)
+{
+	switch (k) {
+	case DBG_HW_EXEC: return "hardware";
+	case DBG_SW_EXEC: return "software";
+	case DBG_WATCH_WRITE: return "watch write";
+	default: return "watch access";
+	}
+}
+
+/* vm:breakpoints() -> { {id=, kind=, addr=, symbol=, enabled=, hits=, size=}, ... } */
+static int vm_breakpoints_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	struct debug_point pts[DEBUG_MAX_BREAKPOINTS];
+	int n = debug_list(w->vm, pts, DEBUG_MAX_BREAKPOINTS);
+	lua_createtable(L, n, 0);
+	for (int i = 0; i < n; i++) {
+		lua_createtable(L, 0, 7);
+		lua_pushinteger(L, pts[i].id);
+		lua_setfield(L, -2, "id");
+		lua_pushstring(L, kind_name(pts[i].kind));
+		lua_setfield(L, -2, "kind");
+		lua_pushinteger(L, (lua_Integer)pts[i].addr);
+		lua_setfield(L, -2, "addr");
+		lua_pushinteger(L, pts[i].len);
+		lua_setfield(L, -2, "size");
+		lua_pushboolean(L, pts[i].enabled);
+		lua_setfield(L, -2, "enabled");
+		lua_pushinteger(L, (lua_Integer)pts[i].hits);
+		lua_setfield(L, -2, "hits");
+		uint64_t off;
+		const char *name = sym_lookup(vm_symbols(w->vm), pts[i].addr, &off);
+		if (name) {
+			lua_pushfstring(L, off ? "%s+0x%I" : "%s", name, (lua_Integer)off);
+			lua_setfield(L, -2, "symbol");
+		}
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+static int id_call(lua_State *L, int (*fn)(struct vm *, int, bool), bool on)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	if (fn(w->vm, (int)id, on) < 0)
+		return luaL_error(L, "%s", err_msg());
+	lua_settop(L, 1);
+	return 1;
+}
+
+static int delete_point(struct vm *vm, int id, bool unused)
+{
+	(void)unused;
+	return debug_delete(vm, id);
+}
+
+static int vm_delete_m(lua_State *L) { return id_call(L, delete_point, false); }
+static int vm_enable_m(lua_State *L) { return id_call(L, debug_enable, true); }
+static int vm_disable_m(lua_State *L) { return id_call(L, debug_enable, false); }
+
+bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s)
+{
+	if (s->kind != STOP_BREAKPOINT || s->breakpoint <= 0)
+		return false;
+	int top = lua_gettop(L);
+	bool go_on = false;
+	if (lua_getiuservalue(L, vmidx, 1) == LUA_TTABLE &&
+	    lua_getfield(L, -1, "conditions") == LUA_TTABLE &&
+	    lua_rawgeti(L, -1, s->breakpoint) == LUA_TFUNCTION) {
+		lua_pushvalue(L, vmidx);
+		lua_call(L, 1, 1); /* an error in the condition reaches the caller, as it should */
+		go_on = !lua_toboolean(L, -1);
+	}
+	lua_settop(L, top);
+	return go_on;
+}
+
+/* vm:step([n] [, {interrupts = bool}]) -> stop */
+static int vm_step_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	lua_Integer n = luaL_optinteger(L, 2, 1);
+	luaL_argcheck(L, n >= 1, 2, "the number of instructions must be at least 1");
+	bool irqs = false;
+	if (lua_istable(L, 3)) {
+		lua_getfield(L, 3, "interrupts");
+		irqs = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	} else {
+		luaL_argcheck(L, lua_isnoneornil(L, 3), 3, "options must be a table {interrupts = bool}");
+	}
+	wbl_check_may_wait(L, "vm:step");
+	struct vm_stop stop;
+	if (vm_step(w->vm, (uint64_t)n, irqs, &stop) < 0)
+		return luaL_error(L, "%s", err_msg());
+	wbl_inspect_note_stop(L, 1);
+	wbl_dispatch_events(L);
+	wbl_pushstop(L, &stop);
+	return 1;
+}
+
+/* The instruction at vCPU 0's RIP, with its linear address; raises on failure. */
+static void current_insn(lua_State *L, struct vm *vm, uint64_t *lin, uint64_t *rsp, struct disasm_insn *insn)
+{
+	struct kvm_regs r;
+	struct kvm_sregs sr;
+	if (vm_get_regs(vm, 0, &r) < 0 || vm_get_sregs(vm, 0, &sr) < 0)
+		luaL_error(L, "%s", err_msg());
+	*lin = sr.cs.base + r.rip;
+	*rsp = r.rsp;
+	if (disasm_one(vm, 0, *lin, insn) < 0)
+		insn->is_call = insn->is_ret = false;
+}
+
+/* Runs over the call at RIP to the instruction after it (a temporary
+ * breakpoint there), or steps one instruction if it is no call. */
+static int next_once(lua_State *L, struct vm *vm, struct vm_stop *stop)
+{
+	uint64_t lin, rsp;
+	struct disasm_insn insn;
+	current_insn(L, vm, &lin, &rsp, &insn);
+	if (!insn.is_call)
+		return vm_step(vm, 1, false, stop);
+	int id = debug_add(vm, DBG_HW_EXEC, lin + insn.len, 1, true);
+	if (id < 0)
+		id = debug_add(vm, DBG_SW_EXEC, lin + insn.len, 1, true);
+	if (id < 0)
+		return id;
+	int r = vm_run(vm, -1, stop);
+	if (r == 0 && stop->kind == STOP_BREAKPOINT && stop->breakpoint == id) {
+		stop->kind = STOP_STEP;
+		stop->steps = 1;
+		snprintf(stop->reason, sizeof(stop->reason), "stepped over the call at 0x%llx",
+			 (unsigned long long)lin);
+	} else {
+		debug_delete(vm, id); /* stopped elsewhere first: the temporary one goes */
+	}
+	return r;
+}
+
+/* vm:next() -> stop: one instruction, running called functions to their return. */
+static int vm_next_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	wbl_check_may_wait(L, "vm:next");
+	struct vm_stop stop;
+	if (next_once(L, w->vm, &stop) < 0)
+		return luaL_error(L, "%s", err_msg());
+	wbl_inspect_note_stop(L, 1);
+	wbl_pushstop(L, &stop);
+	return 1;
+}
+
+/* vm:finish() -> stop: runs until the current function returns to its caller.
+ * Its own ret is the first ret executed with the stack no deeper than now
+ * (a nested function's ret runs deeper); calls are run over at full speed. */
+static int vm_finish_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	wbl_check_may_wait(L, "vm:finish");
+	uint64_t lin, rsp0, rsp;
+	struct disasm_insn insn;
+	struct kvm_regs r;
+	if (vm_get_regs(w->vm, 0, &r) < 0)
+		return luaL_error(L, "%s", err_msg());
+	rsp0 = r.rsp;
+	struct vm_stop stop;
+	for (;;) {
+		current_insn(L, w->vm, &lin, &rsp, &insn);
+		bool last = insn.is_ret && rsp >= rsp0;
+		if (next_once(L, w->vm, &stop) < 0)
+			return luaL_error(L, "%s", err_msg());
+		if (stop.kind != STOP_STEP)
+			break;
+		if (last) {
+			snprintf(stop.reason, sizeof(stop.reason), "returned from the function (ret at 0x%llx)",
+				 (unsigned long long)lin);
+			break;
+		}
+	}
+	wbl_inspect_note_stop(L, 1);
+	wbl_pushstop(L, &stop);
+	return 1;
+}
+
+static const luaL_Reg debug_methods[] = {
+	{ "next", vm_next_m }, { "finish", vm_finish_m },
+	{ "step", vm_step_m }, { "breakpoint", vm_breakpoint_m }, { "watch", vm_watch_m },
+	{ "breakpoints", vm_breakpoints_m }, { "delete", vm_delete_m }, { "enable", vm_enable_m },
+	{ "disable", vm_disable_m }, { NULL, NULL },
+};
+
+void wbl_open_debug_methods(lua_State *L)
+{
+	lua_getfield(L, -1, "__methods");
+	luaL_setfuncs(L, debug_methods, 0);
+	lua_pop(L, 1);
+}
