@@ -13,6 +13,7 @@
 #include "err.h"
 #include "mmu.h"
 #include "probe.h"
+#include "tfleak.h"
 #include "vm_internal.h"
 
 struct planted {
@@ -29,6 +30,7 @@ struct debug_state {
 	struct planted planted[DEBUG_MAX_BREAKPOINTS];
 	int nplanted;
 	bool soft_watch;         /* watching by single-stepping and comparing */
+	uint64_t step_from_ip;   /* RIP (not linear) where the current step began */
 	uint64_t prev_rip;       /* soft_watch: the instruction about to execute */
 };
 
@@ -227,6 +229,9 @@ void debug_plant(struct vm *vm)
 	if (!d)
 		return;
 	d->prev_rip = linear_rip(&vm->vcpus[0]);
+	struct kvm_regs r;
+	if (ioctl(vm->vcpus[0].fd, KVM_GET_REGS, &r) == 0)
+		d->step_from_ip = r.rip;
 	plant_all(vm, d->prev_rip);
 	d->soft_watch = !host_watches_data() && any_enabled_watch(d);
 	vm->solo = d->stepping || d->soft_watch;
@@ -389,6 +394,13 @@ static void step_retired(struct vcpu *v)
 		plant_all(v->vm, ~0ull);
 		apply(v, false);
 	}
+	/* Whenever interrupts may be taken while stepping, keep TF out of frames. */
+	if (v->index == 0 && d && ((d->stepping && d->step_irqs) || d->soft_watch)) {
+		struct kvm_regs r;
+		tfleak_scrub(v->fd, v->vm, d->step_from_ip);
+		if (ioctl(v->fd, KVM_GET_REGS, &r) == 0)
+			d->step_from_ip = r.rip;
+	}
 	if (d && d->soft_watch && v->index == 0 && soft_watch_check(v))
 		return;
 	if (!d || !d->stepping || v->index != 0)
@@ -511,6 +523,24 @@ bool debug_on_emulation_failure(struct vcpu *v)
 		}
 	pthread_mutex_unlock(&engine_lock);
 	return hit;
+}
+
+/* vCPU thread, idle check: a hlt reached while stepping with interrupts held
+ * can never end. Stop and say so rather than wait forever. */
+bool debug_check_held_halt(struct vcpu *v)
+{
+	struct kvm_mp_state mp;
+	bool stuck = false;
+	pthread_mutex_lock(&engine_lock);
+	struct debug_state *d = v->vm->dbg;
+	if (d && d->stepping && !d->step_irqs && v->index == 0 &&
+	    ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0 && mp.mp_state == KVM_MP_STATE_HALTED) {
+		stop_locked(v, STOP_STEP, "the guest executed hlt while stepping with interrupts held, so "
+			    "nothing can wake it; step with {interrupts = true} to let the next interrupt in", 0);
+		stuck = true;
+	}
+	pthread_mutex_unlock(&engine_lock);
+	return stuck;
 }
 
 /* ---- stepping ---- */

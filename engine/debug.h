@@ -57,6 +57,8 @@ bool debug_on_emulation_failure(struct vcpu *v);
 /* Main thread, VM about to run / settled (engine_lock held): plant or lift int3s. */
 void debug_plant(struct vm *vm);
 void debug_unplant(struct vm *vm);
+/* vCPU thread: stops a step that halted with interrupts held (true if it did). */
+bool debug_check_held_halt(struct vcpu *v);
 /* vCPU thread: true if RIP follows a hlt instruction (a halted vCPU always does). */
 bool debug_after_hlt(struct vcpu *v);
 /* Hides planted int3 bytes from a copy of guest memory at gpa. */

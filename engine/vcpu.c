@@ -259,6 +259,8 @@ static bool looks_halted(struct vcpu *v)
 
 static void check_idle(struct vcpu *v)
 {
+	if (debug_check_held_halt(v))
+		return;
 	bool idle = looks_halted(v);
 	pthread_mutex_lock(&engine_lock);
 	v->idle = idle;

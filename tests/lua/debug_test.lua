@@ -1,7 +1,7 @@
 -- Stepping, breakpoints and watchpoints on real guests, with exact counts.
 local t = require "tap"
 t.require_kvm()
-t.plan(35)
+t.plan(38)
 
 local function counter(n)
   local vm = assert(wb.vm{ mem = "2M" })
@@ -103,6 +103,25 @@ end
 t.ok(inside, "eight next() calls in kmain never leave it (calls are stepped over)")
 s = vm:run{ timeout = 10 }
 t.is(s.code, 0x30, "and the guest still runs to its end")
+vm:destroy()
+
+-- Interrupts while stepping: held by default, taken with {interrupts = true};
+-- either way the guest goes on as if nobody had stepped it.
+vm = assert(wb.vm{ mem = "16M" })
+assert(vm:load(hello))
+id = vm:breakpoint("timer_handler"); vm:run{ timeout = 10 }; vm:delete(id)
+for _ = 1, 100 do vm:step(1, { interrupts = true }); if vm:sym(vm.rip):find("^kmain") then break end end
+local left = false
+for _ = 1, 200 do vm:step(); if not vm:sym(vm.rip):find("^kmain") then left = true break end end
+t.ok(not left, "200 steps with interrupts held stay in kmain's wait loop")
+local entered
+for _ = 1, 200 do
+  vm:step(1, { interrupts = true })
+  if not vm:sym(vm.rip):find("^kmain") then entered = vm:sym(vm.rip) break end
+end
+t.like(entered or "", "^isr_timer", "with {interrupts = true} a step enters the timer interrupt")
+s = vm:run{ timeout = 10 }
+t.is(s.code, 0x30, "after stepping into a handler the guest runs on normally (no single-step flag left behind)")
 vm:destroy()
 
 -- Misuse and host limits are explained.
