@@ -343,13 +343,8 @@ bool debug_after_hlt(struct vcpu *v)
 static void stop_locked(struct vcpu *v, enum stop_kind kind, const char *reason, int bp)
 {
 	struct vm_stop s;
-	memset(&s, 0, sizeof(s));
-	s.kind = kind;
-	s.vcpu = v->index;
+	vcpu_stop_init(v, &s, kind);
 	s.breakpoint = bp;
-	struct kvm_regs r;
-	if (ioctl(v->fd, KVM_GET_REGS, &r) == 0)
-		s.rip = r.rip;
 	snprintf(s.reason, sizeof(s.reason), "%s", reason);
 	if (v->vm->dbg)
 		s.steps = v->vm->dbg->steps_done;

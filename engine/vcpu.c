@@ -92,16 +92,21 @@ static void idle_timer_create(struct vcpu *v)
 static void stop_vm(struct vcpu *v, enum stop_kind kind, uint32_t kvm_exit, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+void vcpu_stop_init(struct vcpu *v, struct vm_stop *s, enum stop_kind kind)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->vcpu = v->index;
+	struct kvm_regs regs;
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+		s->rip = regs.rip;
+}
+
 static void stop_vm(struct vcpu *v, enum stop_kind kind, uint32_t kvm_exit, const char *fmt, ...)
 {
 	struct vm_stop s;
-	memset(&s, 0, sizeof(s));
-	s.kind = kind;
-	s.vcpu = v->index;
+	vcpu_stop_init(v, &s, kind);
 	s.kvm_exit = kvm_exit;
-	struct kvm_regs regs;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
-		s.rip = regs.rip;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(s.reason, sizeof(s.reason), fmt, ap);
@@ -269,12 +274,7 @@ static void check_idle(struct vcpu *v)
 		all = v->vm->vcpus[i].idle;
 	if (all && v->vm->stop.kind == STOP_NONE) {
 		struct vm_stop s;
-		memset(&s, 0, sizeof(s));
-		s.kind = STOP_HLT;
-		s.vcpu = v->index;
-		struct kvm_regs regs;
-		if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
-			s.rip = regs.rip;
+		vcpu_stop_init(v, &s, STOP_HLT);
 		snprintf(s.reason, sizeof(s.reason),
 			 "every vCPU halted with interrupts disabled (hlt after cli): nothing can wake it");
 		vm_request_stop(v->vm, &s);

@@ -91,6 +91,8 @@ int kvm_check_cap(int cap);
 int vcpu_init(struct vm *vm, int index);
 int vcpu_start_thread(struct vcpu *vcpu);
 void vcpu_fini(struct vcpu *vcpu);
+/* A stop record of this vCPU: kind, index and RIP filled, the rest zero. */
+void vcpu_stop_init(struct vcpu *v, struct vm_stop *s, enum stop_kind kind);
 /* Makes a vCPU leave KVM_RUN soon (engine_lock held). */
 void vcpu_kick(struct vcpu *vcpu);
 
