@@ -228,12 +228,19 @@ void debug_plant(struct vm *vm)
 	struct debug_state *d = vm->dbg;
 	if (!d)
 		return;
-	d->prev_rip = linear_rip(&vm->vcpus[0]);
-	struct kvm_regs r;
-	if (ioctl(vm->vcpus[0].fd, KVM_GET_REGS, &r) == 0)
-		d->step_from_ip = r.rip;
-	plant_all(vm, d->prev_rip);
 	d->soft_watch = !host_watches_data() && any_enabled_watch(d);
+	/* Where vCPU 0 starts: needed only to step off an int3 there, to name a
+	 * soft watch's writer, or to scrub TF from interrupt frames. */
+	bool any_sw = false;
+	for (int i = 0; i < d->npts; i++)
+		any_sw |= d->pts[i].enabled && d->pts[i].kind == DBG_SW_EXEC;
+	if (any_sw || d->soft_watch || (d->stepping && d->step_irqs)) {
+		struct kvm_regs r;
+		d->prev_rip = linear_rip(&vm->vcpus[0]);
+		if (ioctl(vm->vcpus[0].fd, KVM_GET_REGS, &r) == 0)
+			d->step_from_ip = r.rip;
+		plant_all(vm, d->prev_rip);
+	}
 	vm->solo = d->stepping || d->soft_watch;
 }
 
@@ -288,7 +295,10 @@ static void apply(struct vcpu *v, bool may_skip)
 	struct kvm_guest_debug g;
 	memset(&g, 0, sizeof(g));
 	uint64_t skip = ~0ull;
-	if (d && v->index == 0 && may_skip) {
+	bool any_exec = false;
+	for (int i = 0; d && i < d->npts; i++)
+		any_exec |= d->pts[i].enabled && (d->pts[i].kind == DBG_HW_EXEC || d->pts[i].kind == DBG_SW_EXEC);
+	if (any_exec && v->index == 0 && may_skip) {
 		uint64_t rip = linear_rip(v);
 		for (int i = 0; i < d->npts; i++)
 			if (d->pts[i].enabled && d->pts[i].addr == rip &&
@@ -316,7 +326,9 @@ static void apply(struct vcpu *v, bool may_skip)
 		if (stepping && !d->step_irqs && blockirq_supported())
 			g.control |= KVM_GUESTDBG_BLOCKIRQ;
 	}
-	ioctl(v->fd, KVM_SET_GUEST_DEBUG, &g);
+	/* Consecutive steps set the same state: skip the ioctl then. */
+	if (memcmp(&g, &v->dbg_applied, sizeof(g)) != 0 && ioctl(v->fd, KVM_SET_GUEST_DEBUG, &g) == 0)
+		v->dbg_applied = g;
 }
 
 void debug_vcpu_enter(struct vcpu *v)

@@ -69,8 +69,9 @@ void vcpu_kick(struct vcpu *v)
 
 static void idle_timer_arm(struct vcpu *v, bool on)
 {
-	if (!v->has_timer)
+	if (!v->has_timer || v->timer_on == on)
 		return;
+	v->timer_on = on;
 	struct itimerspec its = { 0 };
 	if (on) {
 		its.it_value.tv_nsec = IDLE_CHECK_NS;
@@ -304,7 +305,10 @@ static bool vcpu_may_run(struct vcpu *v)
 static bool vcpu_park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	idle_timer_arm(v, false);
+	/* A parked VM costs nothing, but between single steps the timer stays
+	 * armed: re-arming it would cost two syscalls on every step. */
+	if (!vm->solo)
+		idle_timer_arm(v, false);
 	if (vm->stop.kind != STOP_CRASH)
 		complete_pending_io(v);
 	pthread_mutex_lock(&engine_lock);

@@ -35,10 +35,11 @@ struct vcpu {
 	/* Owned by the vCPU thread. */
 	bool pending_io;   /* the last exit was I/O or MMIO, not yet completed */
 	timer_t idle_timer;
-	bool has_timer;
+	bool has_timer, timer_on;
 	int stats_fd;
 	struct vcpu_stats stats;
 	bool dbg_skipping;  /* stepping off a breakpoint at RIP before running on */
+	struct kvm_guest_debug dbg_applied; /* what KVM_SET_GUEST_DEBUG last set */
 	/* The last idle check that looked halted: RIP and exit count then. */
 	bool idle_seen;
 	uint64_t idle_rip, idle_exits;

@@ -10,10 +10,12 @@
 #include "err.h"
 #include "vm_internal.h"
 
+/* A vCPU asking for the stop is out of KVM_RUN already: it needs no signal. */
 static void kick_all(struct vm *vm)
 {
 	for (int i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
+		if (!vm->vcpus[i].thread_started || !pthread_equal(vm->vcpus[i].thread, pthread_self()))
+			vcpu_kick(&vm->vcpus[i]);
 }
 
 void vm_request_stop(struct vm *vm, const struct vm_stop *stop)
