@@ -681,31 +681,45 @@ static int check_fits(struct vm *vm, const struct image *img)
 
 /* ---- snapshots in memory ---- */
 
+static void snap_free(struct snap *s)
+{
+	snap_buf_free(&s->state);
+	membase_put(s->mem);
+	free(s);
+}
+
+/* State and a frozen RAM base, with the VM paused for the moment if it runs. */
+static int take(struct vm *vm, struct snap *s)
+{
+	bool held = hold(vm);
+	int r = capture(vm, &s->state);
+	if (r == 0)
+		r = snap_mem_freeze(vm, &s->mem);
+	release(vm, held);
+	if (r < 0)
+		snap_buf_free(&s->state);
+	return r;
+}
+
 int snap_take(struct vm *vm, const char *name, struct snap **out)
 {
+	if (name && strlen(name) >= sizeof(((struct snap *)0)->name))
+		return err_set(-EINVAL, "a snapshot name must have at most %zu characters",
+			       sizeof(((struct snap *)0)->name) - 1);
 	struct snap *s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(-ENOMEM, "out of memory");
-	if (name && strlen(name) >= sizeof(s->name)) {
+	s->vm = vm;
+	int r = take(vm, s);
+	if (r < 0) {
 		free(s);
-		return err_set(-EINVAL, "a snapshot name must have at most %zu characters", sizeof(s->name) - 1);
+		return r;
 	}
 	s->id = snap_next_id++;
 	if (name)
 		snprintf(s->name, sizeof(s->name), "%s", name);
 	else
 		snprintf(s->name, sizeof(s->name), "snap%llu", (unsigned long long)s->id);
-	s->vm = vm;
-	bool held = hold(vm);
-	int r = capture(vm, &s->state);
-	if (r == 0)
-		r = snap_mem_freeze(vm, &s->mem);
-	release(vm, held);
-	if (r < 0) {
-		snap_buf_free(&s->state);
-		free(s);
-		return r;
-	}
 	struct snap **p = &snap_head;
 	while (*p)
 		p = &(*p)->next;
@@ -714,29 +728,28 @@ int snap_take(struct vm *vm, const char *name, struct snap **out)
 	return 0;
 }
 
-int snap_restore(struct vm *vm, struct snap *s)
+/* The VM must not be running. */
+static int restore_from(struct vm *vm, struct snap *s)
 {
 	struct snap_reader rd = { s->state.data, s->state.len, 0, 0 };
 	struct image img;
 	int r = parse_image(&rd, &img, false);
 	if (r == 0)
 		r = check_fits(vm, &img);
-	if (r == 0) {
-		vm_pause(vm);
+	if (r == 0)
 		r = vm_mem_remap(vm, s->mem, false);
-	}
 	if (r == 0)
 		r = apply(vm, &img);
 	image_free(&img);
 	return r;
 }
 
-static void snap_free(struct snap *s)
+int snap_restore(struct vm *vm, struct snap *s)
 {
-	snap_buf_free(&s->state);
-	membase_put(s->mem);
-	free(s);
+	vm_pause(vm);
+	return restore_from(vm, s);
 }
+
 
 void snap_delete(struct snap *s)
 {
@@ -986,6 +999,9 @@ int snap_load(const char *path, const char *name, struct vm **out)
 	return r;
 }
 
+/* The file has passed every check, but KVM may still refuse a structure in it
+ * (a crafted file with good checksums): the VM's state from just before is
+ * kept as an internal snapshot and put back then, so a bad file changes nothing. */
 int snap_restore_file(struct vm *vm, const char *path)
 {
 	struct mapped_file f;
@@ -995,6 +1011,8 @@ int snap_restore_file(struct vm *vm, const char *path)
 		return r;
 	r = check_fits(vm, &img);
 	struct membase *fresh = NULL;
+	struct snap undo;
+	memset(&undo, 0, sizeof(undo));
 	if (r == 0) {
 		char name[80];
 		snprintf(name, sizeof(name), "hvwb:%s", vm->name);
@@ -1003,13 +1021,21 @@ int snap_restore_file(struct vm *vm, const char *path)
 	}
 	if (r == 0) {
 		vm_pause(vm);
-		r = vm_mem_remap(vm, fresh, true);
+		r = take(vm, &undo);
 	}
-	membase_put(fresh);
-	if (r == 0) {
+	if (r == 0 && (r = vm_mem_remap(vm, fresh, true)) == 0) {
 		copy_memory(vm, &img.memory);
-		r = apply(vm, &img);
+		if ((r = apply(vm, &img)) < 0) {
+			char why[512];
+			snprintf(why, sizeof(why), "%s", err_msg());
+			restore_from(vm, &undo);
+			r = err_set(r, "%s (the VM was left as it was)", why);
+		}
 	}
+	if (undo.mem)
+		membase_put(undo.mem);
+	snap_buf_free(&undo.state);
+	membase_put(fresh);
 	image_free(&img);
 	unmap_file(&f);
 	return r;

@@ -66,18 +66,21 @@ static const char *opt_name(lua_State *L, int idx, const char *what)
 	return lua_tostring(L, idx);
 }
 
-/* vm:snapshot([name]) -> snapshot */
+/* vm:snapshot([name]) -> snapshot, seconds */
 static int vm_snapshot_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	const char *name = opt_name(L, 2, "the snapshot name");
 	wbl_check_may_wait(L, "vm:snapshot");
+	double t0 = now_s();
 	struct snap *s;
 	int r = snap_take(w->vm, name, &s);
+	double dt = now_s() - t0;
 	if (r < 0)
 		return wbl_fail(L, r);
 	push_snap(L, s);
-	return 1;
+	lua_pushnumber(L, dt);
+	return 2;
 }
 
 /* vm:snapshots() -> { snapshot, ... } oldest first */

@@ -134,6 +134,16 @@ do
   is(vm.state, "paused", "restoring a snapshot taken live leaves the VM paused")
   local again = vm:run{ timeout = 30 }
   ok(again.code == 0 and regs(vm) == end_regs, "and it runs to the same end")
+  local live_path = tmp .. ".live"
+  vm:restore(s)
+  vm:start()
+  ok(vm:save(live_path) and vm.state == "running", "vm:save of a running VM lets it run on")
+  vm:wait{ timeout = 30 }
+  local copy = assert(wb.load(live_path))
+  is(copy.state, "paused", "the file of a running VM loads as paused")
+  ok(copy:run{ timeout = 30 }.code == 0 and regs(copy) == end_regs, "and runs to the same end")
+  copy:destroy()
+  os.remove(live_path)
   vm:destroy()
 end
 
@@ -219,6 +229,45 @@ for _, cut in ipairs({ 0, 10, 16, 30, sections[2].at + 100, sections[5].at + 24 
 end
 refused("XXXXSNAP" .. good:sub(9), "magic", "wrong magic")
 refused(good:sub(1, 8) .. string.pack("<I4", 2) .. good:sub(13), "version 2", "a version from the future")
+-- A file with good checksums whose contents KVM refuses (CR0.PG without CR0.PE)
+-- is caught when applied: the VM is put back as it was, no new VM is left behind.
+local crc_t = {}
+for i = 0, 255 do
+  local c = i
+  for _ = 1, 8 do c = (c >> 1) ~ (0x82f63b78 & -(c & 1)) end
+  crc_t[i] = c
+end
+local function crc32c(str)
+  local c = 0xffffffff
+  for i = 1, #str do c = crc_t[(c ~ str:byte(i)) & 0xff] ~ (c >> 8) end
+  return c ~ 0xffffffff
+end
+do
+  local v = sections[2]
+  local payload = good:sub(v.at + 24, v.at + 24 + v.len - 1)
+  local p = 5                                   -- after the vCPU index
+  while p < #payload do
+    local tag, len = string.unpack("<I4I4", payload, p)
+    if tag == 5 then                            -- struct kvm_sregs; cr0 at byte 224
+      local at = p + 8 + 224
+      payload = payload:sub(1, at - 1) .. string.pack("<I8", 0x80000000) .. payload:sub(at + 8)
+      break
+    end
+    p = p + 8 + len
+  end
+  local head = string.pack("<I4I4I8I4", v.type, 0, #payload, crc32c(payload))
+  head = head .. string.pack("<I4", crc32c(head))
+  local bad = tmp .. ".kvm"
+  write_file(bad, good:sub(1, v.at - 1) .. head .. payload .. good:sub(v.at + 24 + v.len))
+  local l, lmsg = wb.load(bad)
+  ok(l == nil and lmsg:find("KVM_SET_SREGS") and #wb.vms() == nvms,
+    "KVM refusing a well-formed file's registers: wb.load fails, no VM is left (" .. tostring(lmsg) .. ")")
+  local r, rmsg = vm:restore(bad)
+  ok(r == nil and tostring(rmsg):find("left as it was") and regs(vm) == keep_regs and vm:read(0, MEM) == keep_mem,
+    "and vm:restore puts the VM back as it was (" .. tostring(rmsg) .. ")")
+  os.remove(bad)
+end
+
 local r, msg = wb.load(tmp .. ".missing")
 ok(r == nil and msg:find("cannot open"), "a missing file: " .. tostring(msg))
 
