@@ -10,12 +10,17 @@ BENCH_CC      := gcc
 BENCH_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror
 BENCH_N       ?= 200000
 BENCH_BARE    := $(BENCH_OUT)/bare_kvm
+BENCH_BARE_STEP := $(BENCH_OUT)/bare_step
 
 .PHONY: bench-run
 $(BENCH_BARE): $(BENCH_DIR)/bare_kvm.c
 	@mkdir -p $(dir $@)
 	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $<
 
-bench-run: $(BENCH_BARE) $(BUILD)/hvwb $(SAMPLE_OUT)/counter.bin
-	@BENCH_N=$(BENCH_N) BENCH_BARE=$(BENCH_BARE) HVWB=$(BUILD)/hvwb \
+$(BENCH_BARE_STEP): $(BENCH_DIR)/bare_step.c
+	@mkdir -p $(dir $@)
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $<
+
+bench-run: $(BENCH_BARE) $(BENCH_BARE_STEP) $(BUILD)/hvwb $(SAMPLE_OUT)/counter.bin
+	@BENCH_N=$(BENCH_N) BENCH_BARE=$(BENCH_BARE) BENCH_BARE_STEP=$(BENCH_BARE_STEP) HVWB=$(BUILD)/hvwb \
 		COUNTER=$(SAMPLE_OUT)/counter.bin $(BENCH_DIR)/run.sh

@@ -3,8 +3,11 @@
 # slow figure, only when a run itself goes wrong. (1) Port-I/O exits per second for the
 # same counter guest under a bare KVM_RUN loop (bench/bare_kvm.c), under hvwb
 # (bench/io_exits.lua) and under QEMU microvm; (2) process start to guest exit with N=0,
-# hvwb against QEMU (and the bare loop for reference). Ends with a summary block, also
-# written to bench/out/summary.txt; every single run is logged in bench/out/runs.txt.
+# hvwb against QEMU (and the bare loop for reference); (3) snapshot to file, restore and
+# clone of 256 MiB and 1 GiB VMs (bench/snapshot.lua); (4) single-step rates of vm:step()
+# against a bare KVM loop and gdb on QEMU (its own block, bench_step / summary_step).
+# Ends with a summary block, also written to bench/out/summary.txt; every single run is
+# logged in bench/out/runs.txt.
 # Normally started by `make bench` / `make bench-run`, which set the variables below.
 set -euo pipefail
 export LC_ALL=C		# EPOCHREALTIME and awk must use '.' as the decimal point
@@ -172,6 +175,75 @@ bench_start() {
 	BARE_START=$(printf '%s\n' "${ba[@]}" | median)
 }
 
+# --- 3. snapshots, restore, clones ------------------------------------------------
+
+# bench/snapshot.lua prints one line per VM size and a goals line; they go to the
+# summary as they are.
+bench_snapshot() {
+	SNAP_LINES=$("$HVWB" --no-startup bench/snapshot.lua "$OUT") || die "hvwb bench/snapshot.lua failed"
+	log "$SNAP_LINES"
+}
+
+# --- 4. single-step (steps/s) --------------------------------------------------------
+# A block of its own: bench_step and summary_step are called from main and summary.
+# The step loop image is 64 KiB of real mode with `inc ax; jmp short -3` (40 EB FD) at
+# offset 0xFFF0, the reset vector F000:FFF0: the same bytes for bare_step, hvwb
+# (bench/step.lua) and QEMU's -bios (bench/qemu_gdb_step.sh), no I/O exit in the loop.
+BARE_STEP=${BENCH_BARE_STEP:-build/bench/bare_step}
+STEP_S=${BENCH_STEP_S:-30000}		# steps per bare / hvwb run
+STEP_RUNS=${BENCH_STEP_RUNS:-3}
+STEP_QEMU_S=${BENCH_STEP_QEMU_S:-5000}	# steps through gdb (a multiple of 1000)
+STEP_IMAGE=$OUT/steploop.bin
+
+make_step_image() {
+	head -c $((0x10000)) /dev/zero >"$1"
+	printf '\x40\xeb\xfd' | dd of="$1" bs=1 seek=$((0xFFF0)) conv=notrunc status=none
+}
+
+rate_of() { sed -n "s/.*$1.*rate=\([0-9.]*\).*/\1/p"; }
+
+# Rounds of bare then hvwb, medians, as in section 1; QEMU+gdb once (it is ~50x slower).
+bench_step() {
+	local i line bare=() loop=() many=()
+	[ -x "$BARE_STEP" ] || die "$BARE_STEP not built (run make bench-run)"
+	make_step_image "$STEP_IMAGE"
+	for ((i = 0; i < STEP_RUNS; i++)); do
+		line=$("$BARE_STEP" "$STEP_IMAGE" "$STEP_S") || die "bare_step failed"
+		log "$line"; bare+=("$(rate_of bare_step <<<"$line")")
+		line=$("$HVWB" --no-startup bench/step.lua "$STEP_S" "$STEP_IMAGE") ||
+			die "hvwb bench/step.lua failed"
+		log "$line"
+		loop+=("$(rate_of 'step()' <<<"$line")"); many+=("$(rate_of 'step(n)' <<<"$line")")
+	done
+	STEP_BARE=$(printf '%s\n' "${bare[@]}" | median)
+	STEP_LOOP=$(printf '%s\n' "${loop[@]}" | median)
+	STEP_MANY=$(printf '%s\n' "${many[@]}" | median)
+	STEP_QEMU=
+	if command -v gdb >/dev/null; then
+		line=$(bench/qemu_gdb_step.sh "$STEP_IMAGE" "$STEP_QEMU_S" 2>>"$OUT/qemu.stderr") ||
+			die "bench/qemu_gdb_step.sh failed (see $OUT/qemu.stderr)"
+		log "$line"; STEP_QEMU=$(rate_of qemu_gdb_step <<<"$line")
+	fi
+	echo "bare KVM_RUN + KVM_GET_REGS per step: $(fmt_rate "$STEP_BARE") steps/s (S=$STEP_S, median of $STEP_RUNS)"
+	echo "hvwb vm:step() in a Lua loop:         $(fmt_rate "$STEP_LOOP") steps/s"
+	echo "hvwb vm:step(S), one call:            $(fmt_rate "$STEP_MANY") steps/s"
+	if [ -n "$STEP_QEMU" ]; then
+		echo "gdb stepi on QEMU -M pc gdbstub:      $(fmt_rate "$STEP_QEMU") steps/s (S=$STEP_QEMU_S, one run)"
+	else
+		echo "gdb stepi on QEMU: skipped, gdb not installed (apt-get install gdb)"
+	fi
+}
+
+summary_step() {
+	local q="qemu+gdb skipped (no gdb)"
+	[ -n "$STEP_QEMU" ] &&
+		q="qemu+gdb $(fmt_rate "$STEP_QEMU")/s ($(fmt_x "$(calc "$STEP_LOOP / $STEP_QEMU")")x)"
+	echo "single-step: hvwb step() $(fmt_rate "$STEP_LOOP")/s, step(n) $(fmt_rate "$STEP_MANY")/s," \
+		"bare $(fmt_rate "$STEP_BARE")/s ($(fmt_x "$(calc "$STEP_LOOP / $STEP_BARE")")x), $q"
+	echo "goals: single-step hvwb step()/bare >= 0.7x, hvwb step()/qemu+gdb >= 40x"
+}
+# --- end of 4. single-step -----------------------------------------------------------
+
 # --- report --------------------------------------------------------------------------
 
 summary() {
@@ -190,6 +262,8 @@ summary() {
 	echo "start-to-exit: hvwb $(fmt_ms "$HVWB_START") ms, qemu $(fmt_ms "$QEMU_START") ms" \
 		"($(fmt_x "$r_start")x), bare $(fmt_ms "$BARE_START") ms"
 	echo "goals: io-exits hvwb/bare >= 0.9x, hvwb/qemu >= 2x; start-to-exit hvwb/qemu <= 0.2x"
+	echo "$SNAP_LINES"
+	summary_step
 }
 
 main() {
@@ -209,6 +283,13 @@ main() {
 	bench_start
 	echo "hvwb -e: $(fmt_ms "$HVWB_START") ms, qemu: $(fmt_ms "$QEMU_START") ms," \
 		"bare_kvm: $(fmt_ms "$BARE_START") ms"
+
+	echo "-- 3. snapshot to file, restore and clone, VMs of 256 MiB and 1 GiB that touched 16 MiB"
+	bench_snapshot
+	echo "$SNAP_LINES"
+
+	echo "-- 4. single-step, step loop (inc ax; jmp short -3), no I/O"
+	bench_step
 
 	echo "-- summary (also in $OUT/summary.txt)"
 	summary | tee "$OUT/summary.txt"
