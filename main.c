@@ -20,6 +20,10 @@ static const char usage[] =
 	"\n"
 	"  -e CODE        run CODE (may be given several times), then exit\n"
 	"  -i             open the console after the script or -e code\n"
+	"  --gdb [ADDR:]PORT  after the script or -e code, let gdb debug a VM on this\n"
+	"                 TCP port (default address 127.0.0.1): the VM named \"gdb\" or\n"
+	"                 the newest one; `hvwb --gdb PORT guest.elf` loads a guest\n"
+	"                 file into a new VM \"gdb\" and serves it\n"
 	"  --no-startup   do not load workbench.lua\n"
 	"  --no-tui       plain console even on a terminal (the default for now)\n"
 	"  --help         this text\n"
@@ -33,6 +37,7 @@ struct options {
 	const char *codes[32];
 	int ncodes;
 	bool interactive, no_startup;
+	const char *gdb;     /* --gdb [ADDR:]PORT */
 	int script;          /* index in argv of the script, 0 if none */
 };
 
@@ -52,6 +57,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			o->codes[o->ncodes++] = argv[++i];
+		} else if (strcmp(a, "--gdb") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "hvwb: --gdb needs [ADDR:]PORT\n");
+				return -1;
+			}
+			o->gdb = argv[++i];
 		} else if (strcmp(a, "-i") == 0) {
 			o->interactive = true;
 		} else if (strcmp(a, "--no-startup") == 0) {
@@ -122,6 +133,41 @@ static int push_script_args(lua_State *L, int argc, char **argv, int script)
 	return argc - script - 1;
 }
 
+/* --gdb: serves a VM after the scripts ran; `file` (may be nil) is a guest to load. */
+static const char gdb_code[] =
+	"local spec, file = ...\n"
+	"local addr, port = spec:match('^(.*):(%d+)$')\n"
+	"port = tonumber(port or spec)\n"
+	"if not port then error('--gdb wants [ADDR:]PORT, not ' .. spec, 0) end\n"
+	"local vm\n"
+	"if file then vm = assert(wb.vm{ name = 'gdb' }); assert(vm:load(file))\n"
+	"else local all = wb.vms(); vm = wb.find('gdb') or all[#all] end\n"
+	"if not vm then error('--gdb: no VM to serve: name a guest file or make a VM with -e', 0) end\n"
+	"local r = assert(vm:gdbserve(addr ~= '' and addr or nil, port))\n"
+	"io.stderr:write('gdb: session ended: ', r.reason, '\\n')\n";
+
+static bool is_lua_file(const char *path)
+{
+	size_t n = strlen(path);
+	return n > 4 && strcmp(path + n - 4, ".lua") == 0;
+}
+
+static int serve_gdb(lua_State *L, const char *spec, const char *file)
+{
+	int status = luaL_loadstring(L, gdb_code);
+	if (status == LUA_OK) {
+		lua_pushstring(L, spec);
+		if (file)
+			lua_pushstring(L, file);
+		else
+			lua_pushnil(L);
+		status = console_docall(L, 2, 0);
+	}
+	if (status != LUA_OK)
+		console_report(L, "hvwb");
+	return status;
+}
+
 static int run(lua_State *L, int argc, char **argv, const struct options *o)
 {
 	char startup[PATH_MAX];
@@ -134,12 +180,15 @@ static int run(lua_State *L, int argc, char **argv, const struct options *o)
 			return 1;
 		}
 	}
-	if (o->script) {
+	const char *guest = o->gdb && o->script && !is_lua_file(argv[o->script]) ? argv[o->script] : NULL;
+	if (o->script && !guest) {
 		int nargs = push_script_args(L, argc, argv, o->script);
 		if (run_file(L, argv[o->script], nargs) != LUA_OK)
 			return 1;
 	}
-	if (o->interactive || (!o->script && o->ncodes == 0))
+	if (o->gdb && serve_gdb(L, o->gdb, guest) != LUA_OK)
+		return 1;
+	if (o->interactive || (!o->script && o->ncodes == 0 && !o->gdb))
 		console_repl(L);
 	return 0;
 }

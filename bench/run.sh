@@ -261,7 +261,9 @@ summary() {
 		"($(fmt_x "$r_bare")x), qemu $(fmt_rate "$QEMU_RATE")/s ($(fmt_x "$r_qemu")x)"
 	echo "start-to-exit: hvwb $(fmt_ms "$HVWB_START") ms, qemu $(fmt_ms "$QEMU_START") ms" \
 		"($(fmt_x "$r_start")x), bare $(fmt_ms "$BARE_START") ms"
-	echo "goals: io-exits hvwb/bare >= 0.9x, hvwb/qemu >= 2x; start-to-exit hvwb/qemu <= 0.2x"
+	echo "$GDB_STEP_LINE"
+	echo "goals: io-exits hvwb/bare >= 0.9x, hvwb/qemu >= 2x; start-to-exit hvwb/qemu <= 0.2x;" \
+		"gdb stepi hvwb/qemu >= 2x"
 	echo "$SNAP_LINES"
 	summary_step
 }
@@ -290,6 +292,10 @@ main() {
 
 	echo "-- 4. single-step, step loop (inc ax; jmp short -3), no I/O"
 	bench_step
+
+	echo "-- 5. gdb stepi through the gdb stub vs QEMU's (bench/gdb_step.sh)"
+	GDB_STEP_LINE=$(HVWB="$HVWB" BENCH_QEMU="$QEMU" bench/gdb_step.sh) || GDB_STEP_LINE="gdb stepi: the run failed"
+	echo "$GDB_STEP_LINE"
 
 	echo "-- summary (also in $OUT/summary.txt)"
 	summary | tee "$OUT/summary.txt"
