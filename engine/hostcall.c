@@ -13,6 +13,7 @@
 
 pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t engine_cond;
+pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
 static pthread_once_t cond_once = PTHREAD_ONCE_INIT;
 
 struct hostcall {
@@ -25,6 +26,7 @@ struct hostcall {
 static struct hostcall *queue_head, **queue_tail = &queue_head;
 static int queue_efd = -1;
 static volatile sig_atomic_t wait_interrupted;
+static pthread_t main_thread;
 
 /* Waits use CLOCK_MONOTONIC so a clock change cannot stretch a timeout. */
 static void init_once(void)
@@ -39,6 +41,7 @@ static void init_once(void)
 
 __attribute__((constructor)) static void hostcall_init(void)
 {
+	main_thread = pthread_self();
 	pthread_once(&cond_once, init_once);
 }
 
@@ -56,6 +59,10 @@ static void enqueue(struct hostcall *c)
 
 void hostcall_call(hostcall_fn fn, void *arg)
 {
+	if (pthread_equal(pthread_self(), main_thread)) {
+		fn(arg); /* a vCPU run on the main thread itself (vm_step) */
+		return;
+	}
 	struct hostcall c = { .fn = fn, .arg = arg, .sync = true };
 	pthread_mutex_lock(&engine_lock);
 	enqueue(&c);
@@ -119,6 +126,14 @@ int hostcall_fd(void)
 void vm_interrupt_waits(void)
 {
 	wait_interrupted = 1;
+}
+
+bool engine_take_interrupt(void)
+{
+	if (!wait_interrupted)
+		return false;
+	wait_interrupted = 0;
+	return true;
 }
 
 void vm_interrupt_clear(void)

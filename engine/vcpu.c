@@ -1,7 +1,7 @@
 /* vcpu: one thread per vCPU running the KVM_RUN loop. Exits are counted and
  * handed on: port and MMIO accesses to the VM's bus, everything that ends a run
  * to vm_request_stop with a reason a person can read. The loop names no device.
- * A parked vCPU waits on engine_cond until its VM runs again. */
+ * A parked vCPU waits on park_cond until its VM runs again. */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -298,7 +298,8 @@ static void complete_pending_io(struct vcpu *v)
 static bool vcpu_may_run(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	return vm->quit || (vm->state == VM_RUNNING && !vm->pause_req && (!vm->solo || v->index == 0));
+	return vm->quit || (vm->state == VM_RUNNING && !vm->pause_req && !vm->inline_run &&
+			    (!vm->solo || v->index == 0));
 }
 
 /* Parks the vCPU until its VM runs again. Returns false when the VM is going away. */
@@ -316,7 +317,7 @@ static bool vcpu_park(struct vcpu *v)
 	v->idle = false;
 	vm_settle_if_parked(vm);
 	while (!vcpu_may_run(v))
-		pthread_cond_wait(&engine_cond, &engine_lock);
+		pthread_cond_wait(&park_cond, &engine_lock);
 	bool go = !vm->quit;
 	if (go) {
 		v->parked = false;
@@ -330,40 +331,75 @@ static bool vcpu_park(struct vcpu *v)
 	return go;
 }
 
+/* One KVM_RUN and the handling of its exit. A failure requests a stop. */
+static void run_once(struct vcpu *v)
+{
+	uint64_t t0 = stats_now_ns();
+	int r = ioctl(v->fd, KVM_RUN, 0);
+	int e = errno;
+	uint64_t t1 = stats_now_ns();
+	v->stats.guest_ns += t1 - t0;
+	if (r < 0) {
+		if (e == EINTR || e == EAGAIN) {
+			v->stats.kicks++;
+			check_idle(v);
+		} else {
+			stop_vm(v, STOP_CRASH, 0, "KVM_RUN failed: %s", strerror(e));
+		}
+		return;
+	}
+	v->pending_io = false;
+	if (v->run->exit_reason < STATS_EXIT_REASONS)
+		v->stats.exits[v->run->exit_reason]++;
+	dispatch_exit(v);
+	v->stats.handle_ns += stats_now_ns() - t1;
+}
+
+static bool stop_requested(struct vm *vm)
+{
+	return __atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct vm *vm = v->vm;
 	char tname[16];
 	snprintf(tname, sizeof(tname), "vcpu%d", v->index);
 	pthread_setname_np(pthread_self(), tname);
 	idle_timer_create(v);
-	while (vcpu_park(v)) {
-		while (!__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE)) {
-			uint64_t t0 = stats_now_ns();
-			int r = ioctl(v->fd, KVM_RUN, 0);
-			int e = errno;
-			uint64_t t1 = stats_now_ns();
-			v->stats.guest_ns += t1 - t0;
-			if (r < 0) {
-				if (e == EINTR || e == EAGAIN) {
-					v->stats.kicks++;
-					check_idle(v);
-					continue;
-				}
-				stop_vm(v, STOP_CRASH, 0, "KVM_RUN failed: %s", strerror(e));
-				break;
-			}
-			v->pending_io = false;
-			if (v->run->exit_reason < STATS_EXIT_REASONS)
-				v->stats.exits[v->run->exit_reason]++;
-			dispatch_exit(v);
-			v->stats.handle_ns += stats_now_ns() - t1;
-		}
-	}
+	while (vcpu_park(v))
+		while (!stop_requested(v->vm))
+			run_once(v);
 	if (v->has_timer)
 		timer_delete(v->idle_timer);
 	return NULL;
+}
+
+/* The calling thread's own idle-check timer, for runs made on it. */
+static _Thread_local struct vcpu inline_ticker;
+
+void vcpu_run_inline(struct vcpu *v)
+{
+	pthread_once(&signal_once, install_kick_handler);
+	if (!inline_ticker.has_timer)
+		idle_timer_create(&inline_ticker);
+	debug_vcpu_enter(v);
+	v->run->immediate_exit = 0;
+	idle_timer_arm(&inline_ticker, true);
+	while (!stop_requested(v->vm)) {
+		run_once(v);
+		if (engine_take_interrupt()) {
+			struct vm_stop s;
+			vcpu_stop_init(v, &s, STOP_INTERRUPT);
+			snprintf(s.reason, sizeof(s.reason), "interrupted by the user");
+			pthread_mutex_lock(&engine_lock);
+			vm_request_stop(v->vm, &s);
+			pthread_mutex_unlock(&engine_lock);
+		}
+	}
+	idle_timer_arm(&inline_ticker, false);
+	if (v->vm->stop.kind != STOP_CRASH)
+		complete_pending_io(v);
 }
 
 int vcpu_start_thread(struct vcpu *v)

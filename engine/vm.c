@@ -338,7 +338,7 @@ static void stop_threads(struct vm *vm)
 		vcpu_kick(&vm->vcpus[i]);
 	/* A vCPU may be waiting on a host call: serve while waiting for it. */
 	engine_wait_until(all_parked, vm, 0);
-	pthread_cond_broadcast(&engine_cond);
+	pthread_cond_broadcast(&park_cond);
 	pthread_mutex_unlock(&engine_lock);
 }
 

@@ -61,6 +61,7 @@ struct vm {
 	struct symtab *syms;
 	struct debug_state *dbg;
 	bool solo;             /* only vCPU 0 runs (single-stepping) */
+	bool inline_run;       /* vCPU 0 runs on the caller's thread (vm_step) */
 	int stats_fd;
 	/* Guarded by engine_lock. */
 	enum vm_state state;
@@ -77,6 +78,9 @@ struct vm {
  * exit path, and a waiter can watch several VMs and the host-call queue. */
 extern pthread_mutex_t engine_lock;
 extern pthread_cond_t engine_cond;
+/* Parked vCPU threads wait here, apart from engine_cond, so that the many
+ * state changes they do not care about (every stop) do not wake them. */
+extern pthread_cond_t park_cond;
 
 /* Waits (engine_lock held) until done(arg) or the deadline (0: none), serving
  * host calls meanwhile. Returns 0, -ETIMEDOUT or -EINTR (vm_interrupt_waits). */
@@ -94,6 +98,9 @@ int vcpu_start_thread(struct vcpu *vcpu);
 void vcpu_fini(struct vcpu *vcpu);
 /* A stop record of this vCPU: kind, index and RIP filled, the rest zero. */
 void vcpu_stop_init(struct vcpu *v, struct vm_stop *s, enum stop_kind kind);
+/* Runs vCPU v on the calling thread until a stop is requested; every vCPU
+ * thread stays parked (vm_start_inline was called). */
+void vcpu_run_inline(struct vcpu *v);
 /* Makes a vCPU leave KVM_RUN soon (engine_lock held). */
 void vcpu_kick(struct vcpu *vcpu);
 
@@ -105,6 +112,12 @@ void membase_put(struct membase *b);
  * and re-registers the memory slots. On failure the old mapping stays. */
 int vm_mem_remap(struct vm *vm, struct membase *base, bool shared);
 
+/* hostcall.c: true once for each vm_interrupt_waits() not yet taken. */
+bool engine_take_interrupt(void);
+/* vm_run.c: like vm_start, but wakes no vCPU thread: the caller runs vCPU 0
+ * itself with vcpu_run_inline, then vm_end_inline. */
+int vm_start_inline(struct vm *vm);
+void vm_end_inline(struct vm *vm);
 /* vm_run.c: called by a vCPU thread (engine_lock held) when its guest must stop. */
 void vm_request_stop(struct vm *vm, const struct vm_stop *stop);
 /* Called when a vCPU parks or a stop is requested (engine_lock held): once a

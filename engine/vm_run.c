@@ -13,6 +13,10 @@
 /* A vCPU asking for the stop is out of KVM_RUN already: it needs no signal. */
 static void kick_all(struct vm *vm)
 {
+	if (vm->inline_run) {  /* every thread is parked; the runner checks pause_req */
+		vm->vcpus[0].run->immediate_exit = 1;
+		return;
+	}
 	for (int i = 0; i < vm->nvcpus; i++)
 		if (!vm->vcpus[i].thread_started || !pthread_equal(vm->vcpus[i].thread, pthread_self()))
 			vcpu_kick(&vm->vcpus[i]);
@@ -74,7 +78,7 @@ static int refuse_start(struct vm *vm)
 	}
 }
 
-int vm_start(struct vm *vm)
+static int start(struct vm *vm, bool on_threads)
 {
 	pthread_mutex_lock(&engine_lock);
 	int r = refuse_start(vm);
@@ -82,13 +86,32 @@ int vm_start(struct vm *vm)
 		memset(&vm->stop, 0, sizeof(vm->stop));
 		vm->stop.vcpu = -1;
 		vm->pause_req = 0;
+		vm->inline_run = !on_threads;
 		debug_plant(vm);
 		vm->state = VM_RUNNING;
 		vm->run_started_ns = stats_now_ns();
-		pthread_cond_broadcast(&engine_cond);
+		if (on_threads)
+			pthread_cond_broadcast(&park_cond);
 	}
 	pthread_mutex_unlock(&engine_lock);
 	return r;
+}
+
+int vm_start(struct vm *vm)
+{
+	return start(vm, true);
+}
+
+int vm_start_inline(struct vm *vm)
+{
+	return start(vm, false);
+}
+
+void vm_end_inline(struct vm *vm)
+{
+	pthread_mutex_lock(&engine_lock);
+	vm->inline_run = false;
+	pthread_mutex_unlock(&engine_lock);
 }
 
 int vm_resume(struct vm *vm)
