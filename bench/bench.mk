@@ -13,13 +13,13 @@ BENCH_BARE    := $(BENCH_OUT)/bare_kvm
 BENCH_BARE_STEP := $(BENCH_OUT)/bare_step
 
 .PHONY: bench-run
-$(BENCH_BARE): $(BENCH_DIR)/bare_kvm.c
+$(BENCH_BARE): $(BENCH_DIR)/bare_kvm.c $(BENCH_DIR)/bare_vm.c $(BENCH_DIR)/bare_vm.h
 	@mkdir -p $(dir $@)
-	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $<
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_DIR)/bare_vm.c
 
-$(BENCH_BARE_STEP): $(BENCH_DIR)/bare_step.c
+$(BENCH_BARE_STEP): $(BENCH_DIR)/bare_step.c $(BENCH_DIR)/bare_vm.c $(BENCH_DIR)/bare_vm.h
 	@mkdir -p $(dir $@)
-	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $<
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_DIR)/bare_vm.c
 
 bench-run: $(BENCH_BARE) $(BENCH_BARE_STEP) $(BUILD)/hvwb $(SAMPLE_OUT)/counter.bin
 	@BENCH_N=$(BENCH_N) BENCH_BARE=$(BENCH_BARE) BENCH_BARE_STEP=$(BENCH_BARE_STEP) HVWB=$(BUILD)/hvwb \
