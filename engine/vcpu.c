@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "debug.h"
+#include "disasm.h"
 #include "err.h"
 #include "vm_internal.h"
 
@@ -150,32 +151,43 @@ static const char *internal_suberror_name(uint32_t sub)
 	}
 }
 
+/* Why KVM's emulator may have given up, in words for the person reading the stop. */
+static const char *emulation_hint(const uint8_t *insn, unsigned len)
+{
+	if (len && insn[0] == 0xcc)
+		return "the guest executed int3 in ring 0, which this host's emulator cannot deliver";
+	return "KVM's instruction emulator cannot run this instruction. Hosts without hardware "
+	       "virtualization (PVM) send all ring-0 code through that emulator, which lacks some "
+	       "instructions (cmpxchg16b, xsave/xrstor, ...): hide the CPU feature the guest keys on, "
+	       "or use a host with VT-x/AMD-V";
+}
+
 /* An emulation failure carries the instruction bytes when the host provides
- * them; keep them so a person (and the debugger) can see what failed. */
+ * them; keep them, disassembled, so a person can see what failed and why. */
 static void handle_internal_error(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
 	struct vm_stop s;
-	memset(&s, 0, sizeof(s));
-	if (r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
-	    (r->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+	vcpu_stop_init(v, &s, STOP_CRASH);
+	s.kvm_exit = KVM_EXIT_INTERNAL_ERROR;
+	bool emulation = r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION;
+	if (emulation && (r->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
 		s.insn_len = r->emulation_failure.insn_size;
 		if (s.insn_len > sizeof(s.insn))
 			s.insn_len = sizeof(s.insn);
 		memcpy(s.insn, r->emulation_failure.insn_bytes, s.insn_len);
 	}
-	char bytes[3 * sizeof(s.insn) + 1] = "";
-	for (unsigned i = 0; i < s.insn_len; i++)
-		snprintf(bytes + 3 * i, 4, "%02x ", s.insn[i]);
-	stop_vm(v, STOP_CRASH, KVM_EXIT_INTERNAL_ERROR, "KVM %s (suberror %u)%s%s",
-		internal_suberror_name(r->internal.suberror), r->internal.suberror,
-		s.insn_len ? "; instruction bytes: " : "", bytes);
-	/* stop_vm copied only the reason; add the bytes to the recorded stop. */
+	struct kvm_sregs sr;
+	struct disasm_insn d;
+	if (s.insn_len && ioctl(v->fd, KVM_GET_SREGS, &sr) == 0 &&
+	    disasm_decode(disasm_bits_of(&sr), s.rip, s.insn, s.insn_len, NULL, &d) > 0)
+		snprintf(s.insn_text, sizeof(s.insn_text), "%.63s", d.text);
+	snprintf(s.reason, sizeof(s.reason), "KVM %s (suberror %u)%s%.63s%s%s%.280s",
+		 internal_suberror_name(r->internal.suberror), r->internal.suberror,
+		 s.insn_text[0] ? " at `" : "", s.insn_text, s.insn_text[0] ? "`" : "",
+		 emulation ? ": " : "", emulation ? emulation_hint(s.insn, s.insn_len) : "");
 	pthread_mutex_lock(&engine_lock);
-	if (v->vm->stop.kind == STOP_CRASH && v->vm->stop.vcpu == v->index) {
-		memcpy(v->vm->stop.insn, s.insn, sizeof(s.insn));
-		v->vm->stop.insn_len = s.insn_len;
-	}
+	vm_request_stop(v->vm, &s);
 	pthread_mutex_unlock(&engine_lock);
 }
 

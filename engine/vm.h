@@ -41,7 +41,8 @@ struct vm_stop {
 	uint64_t rip;           /* where the vCPU was */
 	uint8_t insn[16];       /* crash: instruction bytes at rip, when known */
 	unsigned insn_len;
-	char reason[256];       /* a sentence a person can read */
+	char insn_text[64];     /* crash: those bytes disassembled, when known */
+	char reason[512];       /* a sentence a person can read */
 	int breakpoint;         /* STOP_BREAKPOINT, STOP_WATCH: the id */
 	uint64_t steps;         /* STOP_STEP (and any stop during a step): instructions done */
 	uint64_t watch_addr;    /* STOP_WATCH: the watched address, old and new value */

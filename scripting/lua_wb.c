@@ -119,6 +119,10 @@ void wbl_pushstop(lua_State *L, const struct vm_stop *s)
 		lua_pushlstring(L, (const char *)s->insn, s->insn_len);
 		lua_setfield(L, -2, "bytes");
 	}
+	if (s->insn_text[0]) {
+		lua_pushstring(L, s->insn_text);
+		lua_setfield(L, -2, "instruction");
+	}
 	if (luaL_newmetatable(L, "hvwb.stop")) {
 		lua_pushcfunction(L, stop_tostring);
 		lua_setfield(L, -2, "__tostring");

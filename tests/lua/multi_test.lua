@@ -3,7 +3,7 @@
 -- its own VM while another keeps running.
 local t = require "tap"
 t.require_kvm()
-t.plan(13)
+t.plan(16)
 
 local files = { "boot16.bin", "hello64.elf", "mb32.elf", "echo.bin" }
 local expect = { ["boot16.bin"] = 0x10, ["hello64.elf"] = 0x30, ["mb32.elf"] = 0x20, ["echo.bin"] = 0x50 }
@@ -43,6 +43,20 @@ t.like(s.message, "triple fault", "the reason names the triple fault")
 t.is(doomed.state, "crashed", "its state is crashed")
 t.is(runner.state, "running", "the other VM is still running")
 t.raises(function() doomed:run() end, "crashed", "a crashed VM refuses to run until reloaded")
+-- An instruction this host's emulator may not run: the stop names it and says why.
+local path = os.tmpname()
+local f = assert(io.open(path, "wb")); f:write("\x48\x0f\xc7\x0e\xf4"); f:close() -- cmpxchg16b [rsi]
+local odd = assert(wb.vm{ mem = "2M" })
+assert(odd:load(path, { addr = 0x10000, mode = 64 }))
+os.remove(path)
+local os_ = odd:run{ timeout = 10 }
+if os_.reason == "crash" then
+  t.is(os_.bytes:sub(1, 4), "\x48\x0f\xc7\x0e", "an emulation failure keeps the instruction's bytes")
+  t.is(os_.instruction, "cmpxchg16b xmmword ptr [rsi]", "and their disassembly")
+  t.like(os_.message, "emulator", "and says which host limitation it likely is")
+else
+  t.skip(3, "this host runs cmpxchg16b (hardware virtualization): no emulation failure to explain")
+end
 local rs = runner:wait{ timeout = 60 }
 t.is(rs.code, 0, "the other VM finished its work")
 t.done()
