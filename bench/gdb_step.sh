@@ -16,7 +16,7 @@ OUT=bench/out
 mkdir -p "$OUT"
 IMG=$OUT/counter-forever.bin
 TMP=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 die() { echo "gdb_step: $*" >&2; exit 1; }
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
