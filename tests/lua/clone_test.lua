@@ -12,13 +12,7 @@ local function raises(f, p, name) count = count + 1; return t.raises(f, p, name)
 
 local MEM = 4 * 1024 * 1024
 
-local function regs(vm)
-  local r, keys, out = vm:regs(), {}, {}
-  for k in pairs(r) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do out[#out + 1] = k .. "=" .. tostring(r[k]) end
-  return table.concat(out, " ")
-end
+local regs = require("guest").regs
 
 local function counter(vm, n)
   assert(vm:load(t.samples .. "/counter.bin", { addr = 0xF0000, entry = 0xFFFF0 }))

@@ -15,14 +15,7 @@ local MEM = 4 * 1024 * 1024
 local dir = os.getenv("TMPDIR") or "/tmp"
 local tmp = ("%s/hvwb-snap-%d-%d"):format(dir, os.time(), math.random(1, 1e9))
 
--- Every register vm:regs() shows, as one string, so two states compare with ==.
-local function regs(vm)
-  local r, keys, out = vm:regs(), {}, {}
-  for k in pairs(r) do keys[#keys + 1] = k end
-  table.sort(keys)
-  for _, k in ipairs(keys) do out[#out + 1] = k .. "=" .. tostring(r[k]) end
-  return table.concat(out, " ")
-end
+local regs = require("guest").regs
 
 local function outcome(vm, stop)
   return { reason = stop.reason, code = stop.code, regs = regs(vm), mem = vm:read(0, MEM),
