@@ -392,7 +392,7 @@ static int parse_vm(const struct snap_section *s, struct image *img)
 	snap_get_str(&r, img->stop.reason, sizeof(img->stop.reason));
 	if (r.err || r.pos != r.len || !img->name[0] || img->nvcpus == 0 || img->nvcpus > MAX_SNAP_VCPUS ||
 	    img->mem_size < (1u << 20) || img->mem_size % PAGE || img->state > VM_CRASHED ||
-	    img->stop.kind > STOP_CRASH || img->stop.insn_len > sizeof(img->stop.insn))
+	    img->stop.kind >= STOP_KINDS || img->stop.insn_len > sizeof(img->stop.insn))
 		return bad("the snapshot is corrupt: %s", "its VM section holds impossible values");
 	img->vcpu = calloc(img->nvcpus, sizeof(*img->vcpu));
 	return img->vcpu ? 0 : err_set(-ENOMEM, "out of memory");

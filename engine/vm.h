@@ -31,6 +31,7 @@ enum stop_kind {
 	STOP_STEP,      /* vm_step() executed its instructions: paused */
 	STOP_BREAKPOINT,/* a breakpoint was reached (not yet executed): paused */
 	STOP_WATCH,     /* a watched location was accessed: paused */
+	STOP_KINDS      /* how many kinds there are (snapshot files are checked against it) */
 };
 
 struct vm_stop {

@@ -49,7 +49,9 @@ for _, c in ipairs(cases) do
   local name, setup, part, input = c[1], c[2], c[3], c[4]
   local vm = assert(wb.vm{ mem = MEM })
   setup(vm)
-  vm:run{ timeout = part }
+  -- part 0: snapshot before the first instruction (a run with timeout 0 could
+  -- still let a short guest reach its end on a busy machine)
+  if part > 0 then vm:run{ timeout = part } end
   local s = vm:snapshot(name)
   local before = { regs = regs(vm), mem = vm:read(0, MEM), serial = vm:serial(), state = vm.state }
   if input then vm:send(input) end
@@ -263,6 +265,32 @@ end
 
 local r, msg = wb.load(tmp .. ".missing")
 ok(r == nil and msg:find("cannot open"), "a missing file: " .. tostring(msg))
+
+-- The usual debugging moment: stopped at a breakpoint, a few steps taken.
+-- Such a VM must snapshot, save and load like any other.
+do
+  local dbg = assert(wb.vm{ mem = "4M" })
+  assert(dbg:load(sample("hello64.elf")))
+  dbg:breakpoint("kmain")
+  is(dbg:run{ timeout = 30 }.reason, "breakpoint", "debugging: stopped at kmain")
+  is(dbg:step(3).reason, "step", "and stepped")
+  local at, at_regs = dbg.rip, regs(dbg)
+  local snap_path = tmp .. ".stepped"
+  ok(dbg:save(snap_path), "a VM stopped by a step saves to a file")
+  local back, lmsg = wb.load(snap_path)
+  ok(back and back.rip == at and regs(back) == at_regs, "and loads with the same registers" .. (back and "" or " (" .. tostring(lmsg) .. ")"))
+  local s = dbg:snapshot()
+  dbg:delete(1)
+  local first = dbg:run{ timeout = 30 }
+  local ok_restore, rmsg = dbg:restore(s)
+  ok(ok_restore and dbg.rip == at and regs(dbg) == at_regs, "an in-memory snapshot taken there restores" .. (ok_restore and "" or " (" .. tostring(rmsg) .. ")"))
+  local again = dbg:run{ timeout = 30 }
+  ok(first.code == 0x30 and again.code == 0x30 and dbg:serial():find("timer: 10 ticks"),
+    "and runs to the same end")
+  if back then back:destroy() end
+  dbg:destroy()
+  os.remove(snap_path)
+end
 
 vm:destroy()
 os.remove(path)
