@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 
 #include "debug.h"
+#include "disasm.h"
 #include "err.h"
 #include "mmu.h"
 #include "probe.h"
@@ -597,6 +598,8 @@ int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out)
 	if (r == 0 && out)
 		out->steps = d->steps_done;
 	pthread_mutex_unlock(&engine_lock);
+	if (r == 0 && out)
+		disasm_locate_stop(vm, out);
 	return r;
 }
 

@@ -149,28 +149,34 @@ static int fetch(const struct mmu_ctx *ctx, uint64_t addr, uint8_t *buf)
 	return err_wrap(-EFAULT, "cannot read code at 0x%" PRIx64, addr);
 }
 
-int disasm_range_bits(struct vm *vm, int vcpu, int bits, uint64_t addr, int n,
-		      struct disasm_insn *out)
+/* Decodes with the paging and code size these registers give. */
+static int decode_at(struct vm *vm, const struct kvm_sregs *s, int bits, uint64_t addr, int n,
+		     struct disasm_insn *out)
 {
 	struct mmu_ctx ctx;
-	struct kvm_sregs s;
-	int r;
-	if ((r = vm_get_sregs(vm, vcpu, &s)) < 0 || (r = mmu_vm_ctx(vm, vcpu, &ctx)) < 0)
-		return r;
+	mmu_sregs_ctx(vm, s, &ctx);
 	if (!bits)
-		bits = disasm_bits_of(&s);
+		bits = disasm_bits_of(s);
 	int done = 0;
 	while (done < n) {
 		uint8_t code[MAX_INSN];
 		int got = fetch(&ctx, addr, code);
 		if (got < 0)
 			return done ? done : got;
-		r = disasm_decode(bits, addr, code, (size_t)got, vm_symbols(vm), &out[done]);
+		int r = disasm_decode(bits, addr, code, (size_t)got, vm_symbols(vm), &out[done]);
 		if (r < 0 && r != -EILSEQ)
 			return done ? done : r;
 		addr += out[done++].len;
 	}
 	return done;
+}
+
+int disasm_range_bits(struct vm *vm, int vcpu, int bits, uint64_t addr, int n,
+		      struct disasm_insn *out)
+{
+	struct kvm_sregs s;
+	int r = vm_get_sregs(vm, vcpu, &s);
+	return r < 0 ? r : decode_at(vm, &s, bits, addr, n, out);
 }
 
 int disasm_range(struct vm *vm, int vcpu, uint64_t addr, int n, struct disasm_insn *out)
@@ -186,4 +192,21 @@ int disasm_one(struct vm *vm, int vcpu, uint64_t addr, struct disasm_insn *out)
 	if (!out->valid)
 		return err_set(-EILSEQ, "invalid instruction at 0x%" PRIx64, addr);
 	return (int)out->len;
+}
+
+void disasm_locate_stop(struct vm *vm, struct vm_stop *s)
+{
+	if (s->vcpu < 0 || s->insn_len || s->kind == STOP_EXIT || s->kind == STOP_CRASH)
+		return;
+	struct kvm_sregs sr;
+	struct disasm_insn d;
+	if (vm_state(vm) != VM_PAUSED || vm_get_sregs(vm, s->vcpu, &sr) < 0)
+		return;
+	uint64_t lin = sr.cs.base + s->rip;
+	disasm_symbolize(vm_symbols(vm), lin, s->symbol, sizeof(s->symbol));
+	if (decode_at(vm, &sr, 0, lin, 1, &d) != 1)
+		return;
+	s->insn_len = d.len;
+	memcpy(s->insn, d.bytes, d.len);
+	snprintf(s->insn_text, sizeof(s->insn_text), "%.63s", d.text);
 }

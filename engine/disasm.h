@@ -47,6 +47,12 @@ int disasm_range(struct vm *vm, int vcpu, uint64_t addr, int n, struct disasm_in
 int disasm_range_bits(struct vm *vm, int vcpu, int bits, uint64_t addr, int n,
 		      struct disasm_insn *out);
 
+/* For a stop that leaves its vCPU paused at an instruction (step, breakpoint,
+ * watchpoint, pause, timeout): fills the instruction there and the symbol of
+ * RIP, so the stop says where the guest stands. Leaves others as they are. */
+struct vm_stop;
+void disasm_locate_stop(struct vm *vm, struct vm_stop *s);
+
 /* "kmain" or "kmain+0x10" into buf; false (buf empty) when no symbol. */
 bool disasm_symbolize(struct symtab *syms, uint64_t addr, char *buf, size_t cap);
 

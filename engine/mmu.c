@@ -286,13 +286,18 @@ static int vm_write_phys(void *opaque, uint64_t pa, const void *buf, size_t len)
 	return vm_mem_write(opaque, pa, buf, len);
 }
 
+void mmu_sregs_ctx(struct vm *vm, const struct kvm_sregs *s, struct mmu_ctx *ctx)
+{
+	*ctx = (struct mmu_ctx){ s->cr0, s->cr3, s->cr4, s->efer, vm_read_phys, vm_write_phys, vm };
+}
+
 int mmu_vm_ctx(struct vm *vm, int vcpu, struct mmu_ctx *ctx)
 {
 	struct kvm_sregs s;
 	int r = vm_get_sregs(vm, vcpu, &s);
 	if (r < 0)
 		return r;
-	*ctx = (struct mmu_ctx){ s.cr0, s.cr3, s.cr4, s.efer, vm_read_phys, vm_write_phys, vm };
+	mmu_sregs_ctx(vm, &s, ctx);
 	return 0;
 }
 

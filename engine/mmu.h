@@ -78,6 +78,9 @@ int mmu_walk_va(const struct mmu_ctx *ctx, uint64_t va, struct mmu_walk *walk);
 int mmu_read(const struct mmu_ctx *ctx, uint64_t va, void *buf, size_t len);
 int mmu_write(const struct mmu_ctx *ctx, uint64_t va, const void *buf, size_t len);
 
+/* The context that a stopped vCPU's registers give (no ioctl). */
+struct kvm_sregs;
+void mmu_sregs_ctx(struct vm *vm, const struct kvm_sregs *s, struct mmu_ctx *ctx);
 /* The same for a stopped VM's vCPU (-EBUSY while it runs). */
 int mmu_vm_ctx(struct vm *vm, int vcpu, struct mmu_ctx *ctx);
 int mmu_translate(struct vm *vm, int vcpu, uint64_t va, struct mmu_walk *walk);

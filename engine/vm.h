@@ -42,7 +42,9 @@ struct vm_stop {
 	uint64_t rip;           /* where the vCPU was */
 	uint8_t insn[16];       /* crash: instruction bytes at rip, when known */
 	unsigned insn_len;
-	char insn_text[64];     /* crash: those bytes disassembled, when known */
+	char insn_text[64];     /* crash: those bytes disassembled, when known; for a
+				   stop that leaves a vCPU at an instruction, that one */
+	char symbol[96];        /* "kmain+0x4" for rip, when the VM has symbols */
 	char reason[512];       /* a sentence a person can read */
 	int breakpoint;         /* STOP_BREAKPOINT, STOP_WATCH: the id */
 	uint64_t steps;         /* STOP_STEP (and any stop during a step): instructions done */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "debug.h"
+#include "disasm.h"
 #include "err.h"
 #include "vm_internal.h"
 
@@ -166,6 +167,8 @@ int vm_wait(struct vm *vm, int64_t timeout_ms, struct vm_stop *out)
 	if (out)
 		*out = vm->stop;
 	pthread_mutex_unlock(&engine_lock);
+	if (out)
+		disasm_locate_stop(vm, out);
 	return 0;
 }
 

@@ -70,11 +70,22 @@ int64_t wbl_opt_timeout_ms(lua_State *L, int idx)
 	return ms;
 }
 
+/* "step: stepped 1 instruction; at 0x1002e4 <kmain+0x4>: mov edi, 0x1005c5".
+ * A crash's message already quotes its instruction, so only paused stops add it. */
 static int stop_tostring(lua_State *L)
 {
 	lua_getfield(L, 1, "reason");
 	lua_getfield(L, 1, "message");
-	lua_pushfstring(L, "%s: %s", luaL_optstring(L, -2, "?"), luaL_optstring(L, -1, ""));
+	lua_getfield(L, 1, "instruction");
+	lua_getfield(L, 1, "symbol");
+	lua_getfield(L, 1, "rip");
+	const char *reason = luaL_optstring(L, 2, "?"), *insn = lua_tostring(L, 4);
+	const char *sym = lua_tostring(L, 5);
+	char where[256] = "";
+	if (insn && strcmp(reason, "crash") != 0)
+		snprintf(where, sizeof(where), "; at 0x%llx%s%s%s: %s", (unsigned long long)lua_tointeger(L, 6),
+			 sym ? " <" : "", sym ? sym : "", sym ? ">" : "", insn);
+	lua_pushfstring(L, "%s: %s%s", reason, luaL_optstring(L, 3, ""), where);
 	return 1;
 }
 
@@ -122,6 +133,10 @@ void wbl_pushstop(lua_State *L, const struct vm_stop *s)
 	if (s->insn_text[0]) {
 		lua_pushstring(L, s->insn_text);
 		lua_setfield(L, -2, "instruction");
+	}
+	if (s->symbol[0]) {
+		lua_pushstring(L, s->symbol);
+		lua_setfield(L, -2, "symbol");
 	}
 	if (luaL_newmetatable(L, "hvwb.stop")) {
 		lua_pushcfunction(L, stop_tostring);

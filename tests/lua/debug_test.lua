@@ -1,7 +1,7 @@
 -- Stepping, breakpoints and watchpoints on real guests, with exact counts.
 local t = require "tap"
 t.require_kvm()
-t.plan(38)
+t.plan(42)
 
 local function counter(n)
   local vm = assert(wb.vm{ mem = "2M" })
@@ -92,6 +92,12 @@ vm = assert(wb.vm{ mem = "16M" })
 assert(vm:load(hello))
 id = vm:breakpoint("idt_init"); s = vm:run{ timeout = 10 }; vm:delete(id)
 t.is(vm:sym(vm.rip), "idt_init", "at idt_init")
+t.is(s.symbol, "idt_init", "the breakpoint stop names the symbol it stopped at")
+local listing = vm:disasm(vm.rip, 1)
+t.ok(s.instruction and listing:find(s.instruction, 1, true), "and the instruction there: " .. tostring(s.instruction))
+s = vm:step()
+t.is(s.symbol, vm:sym(vm.rip), "a step's stop names where it landed: " .. tostring(s.symbol))
+t.like(tostring(s), "^step: stepped 1 instruction; at 0x%x+ <idt_init%+0x%x+>: ", "and prints it: " .. tostring(s))
 s = vm:finish()
 t.is(s.reason, "step", "finish() stops as a step")
 t.like(vm:sym(vm.rip), "^kmain%+", "finish() returns to the caller, kmain")
