@@ -175,6 +175,8 @@ void tui_console_key(struct tui *t, int ch)
 	case KEY_ENTER: feed('\r'); return;
 	case KEY_PPAGE: t->scroll[P_CONSOLE] += 5; break;
 	case KEY_NPAGE: t->scroll[P_CONSOLE] = t->scroll[P_CONSOLE] > 5 ? t->scroll[P_CONSOLE] - 5 : 0; break;
+	case 27:
+		return;  /* a lone Esc (curses has decoded the sequences): not for readline */
 	default:
 		if (ch >= 0 && ch < 256)
 			feed((unsigned char)ch);

@@ -155,7 +155,7 @@ static void draw_bar(struct tui *t)
 	for (int i = 0; i < t->nvms; i++)
 		running += t->vms[i]->state == VM_RUNNING;
 	tui_put(&r, 0, 0, a, " hvwb %s | %d VM%s, %d running | %d Hz%s", HVWB_VERSION, t->nvms,
-		t->nvms == 1 ? "" : "s", running, t->rate_hz, t->busy ? " | Lua busy: Ctrl-C interrupts" : "");
+		t->nvms == 1 ? "" : "s", running, t->rate_hz, t->busy ? " | Lua running (Ctrl-C)" : "");
 }
 
 typedef void (*panel_fn)(struct tui *t);

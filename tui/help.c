@@ -11,7 +11,7 @@ void tui_help_draw(struct tui *t)
 	int n = 0;
 	while (tui_keys[n].name)
 		n++;
-	struct tui_rect r = { 1, 1, LINES - 2, COLS - 2 };
+	struct tui_rect r = { 1, 0, LINES - 1, COLS };
 	if (r.h < 3 || r.w < 20)
 		return;
 	int cols = r.w / COL_W > 0 ? r.w / COL_W : 1, rows = (n + cols - 1) / cols;

@@ -7,6 +7,9 @@
 
 void tui_panel_console(struct tui *t)
 {
+	int most = tui_lines_count(&t->console) - 1;
+	if (t->scroll[P_CONSOLE] > most)
+		t->scroll[P_CONSOLE] = most > 0 ? most : 0;
 	int back = t->scroll[P_CONSOLE];
 	tui_title(t, P_CONSOLE, "Tab on an empty line: next panel; Ctrl-D quits%s",
 		  back ? " (scrolled back: PgDn)" : "");

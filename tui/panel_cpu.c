@@ -63,8 +63,11 @@ static void insn_line(const struct tui_rect *r, int y, const struct tui_detail *
 		attrset(a);
 		mvhline(r->y + y, r->x, ' ', r->w);
 	}
-	tui_put(r, y, 0, a, " %c %08llx %-18.18s %s", i == d->rip_index ? '>' : ' ', (unsigned long long)in->addr,
-		sym, in->text);
+	char col[32] = "";  /* the symbol column only where there are symbols */
+	if (sym[0])
+		snprintf(col, sizeof(col), "%-18.18s ", sym);
+	tui_put(r, y, 0, a, " %c %08llx %s%s", i == d->rip_index ? '>' : ' ', (unsigned long long)in->addr, col,
+		in->text);
 	if (d->bp[i])
 		tui_put(r, y, 0, tui_attr(R_BREAK) | (cursor ? A_REVERSE : 0), "B");
 }

@@ -10,6 +10,9 @@ void tui_panel_serial(struct tui *t)
 		tui_title(t, P_SERIAL, "no VM selected");
 		return;
 	}
+	int most = tui_lines_count(&v->serial) - 1;
+	if (t->scroll[P_SERIAL] > most)
+		t->scroll[P_SERIAL] = most > 0 ? most : 0;
 	int back = t->scroll[P_SERIAL];
 	tui_title(t, P_SERIAL, "%s COM1%s%s", v->name, t->focus == P_SERIAL ? ": typing goes to the guest" : "",
 		  back ? " (scrolled back: PgDn)" : "");
