@@ -42,7 +42,8 @@ void tui_sort(struct tui *t, const struct tui_vm *keep)
 {
 	sort_key = t->sort;
 	sort_rev = t->sort_rev;
-	qsort(t->vms, (size_t)t->nvms, sizeof(*t->vms), compare);
+	if (t->nvms > 1)
+		qsort(t->vms, (size_t)t->nvms, sizeof(*t->vms), compare);
 	for (int i = 0; i < t->nvms; i++)
 		if (t->vms[i] == keep)
 			t->sel = i;

@@ -7,7 +7,7 @@
 . tests/sh/tap.sh
 command -v tmux >/dev/null || skip_all "tmux is not installed"
 kvm_usable || skip_all "/dev/kvm is not usable by $(id -un)"
-plan 22
+plan 23
 home=$(mktemp -d)
 sock="hvwb-tui-$$"
 T() { tmux -L "$sock" "$@"; }
@@ -29,7 +29,7 @@ wait_change() { # wait_change SED-REGEX OLD: up to 20 s for the field to differ 
 cleanup() { T kill-server 2>/dev/null; rm -rf "$home"; }
 trap cleanup EXIT
 
-T new-session -d -s hv -x 80 -y 24 "HOME=$home $HVWB"
+T new-session -d -s hv -x 80 -y 24 "HOME=$home $HVWB; echo \"exit \$?\" >$home/status"
 wait_for '^hvwb> ?$' && wait_for '\[VMs\]'; ok $? "the dashboard opens with the VM list and the console prompt"
 
 T send-keys -t hv 'vm = wb.vm{name="t1", mem="2M"}; vm:load(sample("counter.bin"), {addr=0xF0000, entry=0xFFFF0}); vm:write32(0xF0008, 1000000000); vm:start()' Enter
@@ -96,4 +96,5 @@ wait_for 'VM.* running\. Quit and destroy'; ok $? "q asks first while VMs run"
 T send-keys -t hv n F12 y
 for _ in $(seq 1 100); do T has-session -t hv 2>/dev/null || break; sleep 0.1; done
 T has-session -t hv 2>/dev/null; is "$?" 1 "n keeps it, F12 then y quits"
+is "$(cat "$home/status" 2>/dev/null)" "exit 0" "hvwb ends with status 0 (no sanitizer report)"
 done_testing
