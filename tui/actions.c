@@ -13,7 +13,7 @@
 
 static struct tui_vm *target(struct tui *t)
 {
-	struct tui_vm *v = tui_selected(t);
+	struct tui_vm *v = tui_selected_alive(t);
 	if (!v)
 		tui_message(t, true, "no VM: make one in the console, e.g. vm = wb.vm{}");
 	return v;
@@ -146,7 +146,7 @@ static int parse_address(struct tui_vm *v, const char *text, uint64_t *out)
 
 static void goto_answer(struct tui *t, const char *answer)
 {
-	struct tui_vm *v = tui_selected(t);
+	struct tui_vm *v = tui_selected_alive(t);
 	uint64_t a;
 	if (!v || !answer[0])
 		return;

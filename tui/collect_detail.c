@@ -78,6 +78,12 @@ static int find_start(struct tui_vm *v, uint64_t rip, uint64_t *start)
 	return 0;
 }
 
+static void name_insns(struct tui_vm *v, struct tui_detail *d)
+{
+	for (int i = 0; i < d->ninsn; i++)
+		disasm_symbolize(vm_symbols(v->vm), d->insn[i].addr, d->sym[i], sizeof(d->sym[i]));
+}
+
 static void mark_breakpoints(struct tui_vm *v, struct tui_detail *d)
 {
 	struct debug_point pts[DEBUG_MAX_BREAKPOINTS];
@@ -113,6 +119,7 @@ static void collect_code(struct tui *t, struct tui_vm *v)
 		if (!d->ninsn)
 			snprintf(d->cpu_msg, sizeof(d->cpu_msg), "no code at 0x%llx: %s", (unsigned long long)rip, err_msg());
 		v->disasm_cursor = d->rip_index < 0 ? 0 : d->rip_index;
+		name_insns(v, d);
 		cached_vm = v->vm;
 		cached_rip = rip;
 		cached_stops = v->stop_count;

@@ -134,7 +134,7 @@ static const struct tui_keydef *lookup(struct tui *t, int ch)
 
 static void serial_key(struct tui *t, int ch)
 {
-	struct tui_vm *v = tui_selected(t);
+	struct tui_vm *v = tui_selected_alive(t);
 	char c = ch == KEY_ENTER || ch == '\n' ? '\r' : ch == KEY_BACKSPACE ? 0x7f : (char)ch;
 	if (v && ch >= 0 && (ch < 256 || ch == KEY_ENTER || ch == KEY_BACKSPACE))
 		vm_serial_input(v->vm, &c, 1);

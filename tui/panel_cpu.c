@@ -52,12 +52,10 @@ static int draw_regs(const struct tui_rect *r, const struct tui_regs *g, int max
 	return (n + cols - 1) / cols;
 }
 
-static void insn_line(const struct tui_rect *r, int y, const struct tui_detail *d, int i, bool cursor,
-		      struct symtab *syms)
+static void insn_line(const struct tui_rect *r, int y, const struct tui_detail *d, int i, bool cursor)
 {
 	const struct disasm_insn *in = &d->insn[i];
-	char sym[96] = "";
-	disasm_symbolize(syms, in->addr, sym, sizeof(sym));
+	const char *sym = d->sym[i];
 	attr_t a = cursor ? tui_attr(R_SELECTED) : i == d->rip_index ? tui_attr(R_RIP) : A_NORMAL;
 	if (cursor || i == d->rip_index) {
 		attrset(a);
@@ -88,7 +86,7 @@ static void draw_code(struct tui *t, const struct tui_rect *r, struct tui_vm *v)
 	if (top < 0)
 		top = 0;
 	for (int y = 0; y < r->h && top + y < d->ninsn; y++)
-		insn_line(r, y, d, top + y, top + y == v->disasm_cursor && t->focus == P_CPU, vm_symbols(v->vm));
+		insn_line(r, y, d, top + y, top + y == v->disasm_cursor && t->focus == P_CPU);
 }
 
 void tui_panel_cpu(struct tui *t)

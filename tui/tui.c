@@ -42,6 +42,17 @@ struct tui_vm *tui_selected(struct tui *t)
 	return t->sel >= 0 && t->sel < t->nvms ? t->vms[t->sel] : NULL;
 }
 
+struct tui_vm *tui_selected_alive(struct tui *t)
+{
+	struct tui_vm *v = tui_selected(t);
+	static struct vm *list[4096];
+	size_t n = v ? vm_list(list, 4096) : 0;
+	for (size_t i = 0; i < n && i < 4096; i++)
+		if (list[i] == v->vm && strcmp(vm_name(list[i]), v->name) == 0)
+			return v;
+	return NULL;
+}
+
 static uint64_t tick_ns(const struct tui *t)
 {
 	return 1000000000ull / (uint64_t)(t->rate_hz > 0 ? t->rate_hz : 1);

@@ -93,6 +93,7 @@ struct tui_detail {
 	int nkstats;
 	struct disasm_insn insn[TUI_DISASM];
 	bool bp[TUI_DISASM];            /* a breakpoint at insn[i] */
+	char sym[TUI_DISASM][48];       /* "kmain+0x10" for insn[i], or "" */
 	int ninsn, rip_index;
 	char cpu_msg[160];              /* why no registers or code are shown */
 	uint8_t mem[TUI_MEM_BYTES];
@@ -135,6 +136,9 @@ extern struct tui tui_g;
 /* tui.c */
 void tui_message(struct tui *t, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct tui_vm *tui_selected(struct tui *t);
+/* The selected VM if it still exists (Lua may have destroyed it since the
+ * last tick), else NULL. Actions use this; drawing never touches a VM. */
+struct tui_vm *tui_selected_alive(struct tui *t);
 /* Collects and draws now (also from inside engine waits). */
 void tui_refresh_now(struct tui *t);
 
