@@ -7,7 +7,7 @@
 . tests/sh/tap.sh
 command -v tmux >/dev/null || skip_all "tmux is not installed"
 kvm_usable || skip_all "/dev/kvm is not usable by $(id -un)"
-plan 23
+plan 26
 home=$(mktemp -d)
 sock="hvwb-tui-$$"
 T() { tmux -L "$sock" "$@"; }
@@ -84,6 +84,8 @@ wait_for '^echo> hi there'; ok $? "typing in the serial panel goes to the guest,
 
 T send-keys -t hv Tab 'print("after " .. 20 + 22)' Enter   # serial -> console
 wait_for '^after 42$'; ok $? "print() output lands in the console pane"
+T send-keys -t hv 'wb.tui{ rate = 8 }' Enter
+wait_for '\| 8 Hz( |$)'; ok $? "wb.tui{rate = 8} sets the refresh rate"
 T send-keys -t hv 'vm:run()' Enter
 wait_for 'Lua running \(Ctrl-C\)' && wait_for '^t1 +running'
 ok $? "during vm:run() the screen keeps refreshing"
@@ -97,4 +99,12 @@ T send-keys -t hv n F12 y
 for _ in $(seq 1 100); do T has-session -t hv 2>/dev/null || break; sleep 0.1; done
 T has-session -t hv 2>/dev/null; is "$?" 1 "n keeps it, F12 then y quits"
 is "$(cat "$home/status" 2>/dev/null)" "exit 0" "hvwb ends with status 0 (no sanitizer report)"
+
+# A monochrome terminal: the same screen, drawn with attributes only.
+T new-session -d -s mono -x 80 -y 24 "TERM=vt100 NO_COLOR=1 HOME=$home $HVWB; echo \"exit \$?\" >$home/status"
+for _ in $(seq 1 200); do T capture-pane -p -t mono | grep -q '^hvwb>' && break; sleep 0.1; done
+T capture-pane -p -t mono | grep -q '\[VMs\] 0 VMs'; ok $? "a monochrome terminal (TERM=vt100) gets the dashboard"
+T send-keys -t mono C-d
+for _ in $(seq 1 100); do T has-session -t mono 2>/dev/null || break; sleep 0.1; done
+is "$(cat "$home/status" 2>/dev/null)" "exit 0" "Ctrl-D on an empty console line quits when no VM runs"
 done_testing
