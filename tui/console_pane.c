@@ -68,6 +68,17 @@ static void show_matches(char **matches, int n, int max_len)
 	fflush(stdout);
 }
 
+/* A Lua loop that never waits for the engine still lets the screen refresh
+ * (a Ctrl-C replaces this hook with the one that raises "interrupted!"). */
+#define BUSY_HOOK_COUNT 200000
+
+static void busy_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)L;
+	(void)ar;
+	tui_busy_tick(pane_t);
+}
+
 static void on_line(char *line);
 
 static void install(void)
@@ -88,7 +99,9 @@ static void on_line(char *line)
 	pane_t->busy = true;
 	pane_t->scroll[P_CONSOLE] = 0;
 	tui_draw(pane_t);
+	lua_sethook(pane_t->L, busy_hook, LUA_MASKCOUNT, BUSY_HOOK_COUNT);
 	console_take_line(pane_t->L, line);
+	lua_sethook(pane_t->L, NULL, 0, 0);
 	pane_t->busy = false;
 	free(line);
 	install();

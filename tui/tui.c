@@ -86,11 +86,21 @@ static bool read_keys(struct tui *t)
 static void on_idle(void *arg)
 {
 	struct tui *t = arg;
+	static bool inside;
+	if (inside)
+		return;
+	inside = true;
 	bool any = t->busy && read_keys(t);
 	if (stats_now_ns() >= next_tick_ns)
 		tui_refresh_now(t);
 	else if (tui_output_drain(&t->console) || any)
 		tui_draw(t);
+	inside = false;
+}
+
+void tui_busy_tick(struct tui *t)
+{
+	on_idle(t);
 }
 
 static void wait_event(uint64_t timeout_ns)

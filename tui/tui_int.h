@@ -139,6 +139,8 @@ struct tui_vm *tui_selected(struct tui *t);
 /* The selected VM if it still exists (Lua may have destroyed it since the
  * last tick), else NULL. Actions use this; drawing never touches a VM. */
 struct tui_vm *tui_selected_alive(struct tui *t);
+/* While Lua runs: reads keys, and collects and draws when a tick is due. */
+void tui_busy_tick(struct tui *t);
 /* Collects and draws now (also from inside engine waits). */
 void tui_refresh_now(struct tui *t);
 
