@@ -7,7 +7,7 @@
 . tests/sh/tap.sh
 command -v tmux >/dev/null || skip_all "tmux is not installed"
 kvm_usable || skip_all "/dev/kvm is not usable by $(id -un)"
-plan 26
+plan 30
 home=$(mktemp -d)
 sock="hvwb-tui-$$"
 T() { tmux -L "$sock" "$@"; }
@@ -57,6 +57,12 @@ rip2=$(wait_change "$rip_re" "$rip")
 ok $? "F10 steps one instruction: RIP $rip -> $rip2"
 wait_for 'rip +[0-9a-f]{16}\*'; ok $? "the changed RIP is marked as changed since the last stop"
 wait_for '^t1 +paused .*step: stepped 1'; ok $? "the list shows the step as the last stop"
+T send-keys -t hv F9
+wait_for '^B> 000f0024 ' && wait_for 'breakpoint [0-9]+ at 0xf0024'
+ok $? "F9 puts a breakpoint on the selected code line, marked B"
+T send-keys -t hv F9
+wait_for '^ > 000f0024 ' && wait_for 'breakpoint [0-9]+ at 0xf0024 deleted'
+ok $? "F9 again deletes it"
 
 T send-keys -t hv F1
 wait_for 'hvwb dashboard keys' && screen | grep -q 'F5 ' && screen | grep -q 'F10 ' &&
@@ -74,6 +80,14 @@ for _ in $(seq 1 100); do screen | grep -q '\[Memory\]' || break; sleep 0.1; don
 wait_for '\[VMs\]' && wait_for '\[Lua console\]' && ! screen | grep -q '\[Memory\]' &&
 	[ "$(screen | wc -l)" -le 24 ]
 ok $? "back at 80x24 the list, one detail view and the console remain"
+
+T send-keys -t hv g
+wait_for 'Hexdump at'
+T send-keys -t hv -l 0xf0000   # -l: tmux would read 0x.. as a key code
+T send-keys -t hv Enter
+wait_for '^000f0000  68 76 77 62 63 6e 74 72'; ok $? "g asks for an address and shows a hexdump there"
+T send-keys -t hv s
+wait_for '\[VMs\] 1 VM, sorted by state'; ok $? "s sorts the list by the next column"
 
 T send-keys -t hv : 'e = wb.vm{name="echo"}; e:load(sample("echo.bin")); e:start()' Enter
 wait_for '^echo +running'; ok $? "a second VM (the echo guest) runs"
