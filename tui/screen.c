@@ -62,8 +62,21 @@ static void roles_init(struct tui *t)
 	}
 }
 
+/* os.exit() from the console ends the process from inside the dashboard: the
+ * terminal must still be given back, and what is left in stdio's buffers
+ * (flushed after this runs) must reach it. */
+static void at_exit(void)
+{
+	if (screen)
+		endwin();
+	tui_output_restore_fds();
+}
+
 int tui_screen_open(struct tui *t, int tty_fd)
 {
+	static bool registered;
+	if (!registered)
+		registered = atexit(at_exit) == 0;
 	int fd = dup(tty_fd);
 	screen_out = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!screen_out) {
