@@ -119,7 +119,7 @@ const char *const tui_text_keys[][2] = {
 	{ "Ctrl-C", "interrupts the running Lua chunk; vm:run() then pauses its VM" },
 	{ "console", "readline: Enter runs, Up/Down history, Tab completes, Ctrl-R searches;" },
 	{ "", "Tab on an empty line: next panel; Ctrl-D on an empty line quits" },
-	{ "serial", "what you type goes to the guest's COM1 (Enter sends a carriage return)" },
+	{ "serial", "typing goes to the guest's COM1; Enter sends a carriage return" },
 	{ "letters", "act outside the console and serial panels; F-keys work everywhere" },
 	{ NULL, NULL },
 };
