@@ -22,6 +22,7 @@
 static int tty_out = -1, tty_err = -1;  /* the real stdout and stderr */
 static int pipe_rd = -1, wake_fd = -1;
 static pthread_t reader;
+static bool reader_started;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *held;
 static size_t nheld;
@@ -78,7 +79,8 @@ int tui_output_open(void)
 	dup2(p[1], STDERR_FILENO);
 	close(p[1]);
 	setvbuf(stdout, NULL, _IOLBF, 0); /* a pipe would make it fully buffered */
-	if (pthread_create(&reader, NULL, read_loop, NULL) != 0) {
+	reader_started = pthread_create(&reader, NULL, read_loop, NULL) == 0;
+	if (!reader_started) {
 		tui_output_close();
 		return -1;
 	}
@@ -97,11 +99,10 @@ void tui_output_close(void)
 {
 	fflush(stdout);
 	fflush(stderr);
-	bool started = pipe_rd >= 0;
 	tui_output_restore_fds(); /* closes the pipe's last write ends: the reader ends */
-	if (started && reader)
+	if (reader_started)
 		pthread_join(reader, NULL);
-	reader = 0;
+	reader_started = false;
 	int *fds[] = { &pipe_rd, &wake_fd, &tty_out, &tty_err };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)

@@ -53,11 +53,6 @@ void tui_sort(struct tui *t, const struct tui_vm *keep)
 		t->sel = 0;
 }
 
-const char *tui_sort_name(enum tui_sort s)
-{
-	return sort_names[s];
-}
-
 static void row(struct tui *t, const struct tui_rect *r, int y, struct tui_vm *v, bool sel)
 {
 	char mem[16], res[16], dirty[16], rate[16];

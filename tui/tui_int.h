@@ -162,7 +162,6 @@ void tui_collect_detail(struct tui *t);
 void tui_collect_stats_detail(struct tui *t, const struct vm_stats *st);
 /* Orders the list by t->sort, keeping `keep` (may be stale) selected. */
 void tui_sort(struct tui *t, const struct tui_vm *keep);
-const char *tui_sort_name(enum tui_sort s);
 
 /* draw.c: helpers every panel uses */
 void tui_draw(struct tui *t);
