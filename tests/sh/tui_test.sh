@@ -57,11 +57,12 @@ rip2=$(wait_change "$rip_re" "$rip")
 ok $? "F10 steps one instruction: RIP $rip -> $rip2"
 wait_for 'rip +[0-9a-f]{16}\*'; ok $? "the changed RIP is marked as changed since the last stop"
 wait_for '^t1 +paused .*step: stepped 1'; ok $? "the list shows the step as the last stop"
+here=$(printf '%x' $((0xf0000 + 0x${rip2:-0})))   # CS base + RIP: the cursor starts there
 T send-keys -t hv F9
-wait_for '^B> 000f0024 ' && wait_for 'breakpoint [0-9]+ at 0xf0024'
+wait_for "^B> 000$here " && wait_for "breakpoint [0-9]+ at 0x$here"
 ok $? "F9 puts a breakpoint on the selected code line, marked B"
 T send-keys -t hv F9
-wait_for '^ > 000f0024 ' && wait_for 'breakpoint [0-9]+ at 0xf0024 deleted'
+wait_for "^ > 000$here " && wait_for "breakpoint [0-9]+ at 0x$here deleted"
 ok $? "F9 again deletes it"
 
 T send-keys -t hv F1
