@@ -156,7 +156,7 @@ static void sample_regs(struct tui_vm *v, bool refresh)
 		return;
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	if (vm_get_regs(v->vm, 0, &r) < 0 || vm_get_sregs(v->vm, 0, &s) < 0)
+	if (vm_get_regs(v->vm, v->cpu, &r) < 0 || vm_get_sregs(v->vm, v->cpu, &s) < 0)
 		return;
 	if (g->valid && g->stop_count != v->stop_count) {
 		g->rprev = g->r;

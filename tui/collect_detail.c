@@ -39,7 +39,7 @@ void tui_collect_stats_detail(struct tui *t, const struct vm_stats *st)
 /* Instructions from `start`; the index of `rip` among them, or -1. */
 static int decode_from(struct tui_vm *v, uint64_t start, uint64_t rip, struct tui_detail *d)
 {
-	d->ninsn = disasm_range(v->vm, 0, start, TUI_DISASM, d->insn);
+	d->ninsn = disasm_range(v->vm, v->cpu, start, TUI_DISASM, d->insn);
 	if (d->ninsn < 0)
 		d->ninsn = 0;
 	for (int i = 0; i < d->ninsn; i++)
@@ -63,7 +63,7 @@ static int find_start(struct tui_vm *v, uint64_t rip, uint64_t *start)
 		uint64_t a = rip - back;
 		int n = 0;
 		while (a < rip && n < BEFORE_RIP * 3) {
-			int len = disasm_one(v->vm, 0, a, &one);
+			int len = disasm_one(v->vm, v->cpu, a, &one);
 			if (len <= 0)
 				break;
 			a += (uint64_t)len;
@@ -101,6 +101,7 @@ static void collect_code(struct tui *t, struct tui_vm *v)
 	struct tui_detail *d = &t->d;
 	static uint64_t cached_rip, cached_stops;
 	static struct vm *cached_vm;
+	static int cached_cpu;
 	d->cpu_msg[0] = '\0';
 	if (v->state == VM_RUNNING || !v->regs.valid) {
 		snprintf(d->cpu_msg, sizeof(d->cpu_msg), "%s: registers and code show when it stops (space pauses)",
@@ -110,7 +111,8 @@ static void collect_code(struct tui *t, struct tui_vm *v)
 		return;
 	}
 	uint64_t rip = v->regs.s.cs.base + v->regs.r.rip;
-	if (cached_vm != v->vm || cached_rip != rip || cached_stops != v->stop_count || !d->ninsn) {
+	if (cached_vm != v->vm || cached_cpu != v->cpu || cached_rip != rip || cached_stops != v->stop_count ||
+	    !d->ninsn) {
 		uint64_t start;
 		find_start(v, rip, &start);
 		d->rip_index = decode_from(v, start, rip, d);
@@ -121,6 +123,7 @@ static void collect_code(struct tui *t, struct tui_vm *v)
 		v->disasm_cursor = d->rip_index < 0 ? 0 : d->rip_index;
 		name_insns(v, d);
 		cached_vm = v->vm;
+		cached_cpu = v->cpu;
 		cached_rip = rip;
 		cached_stops = v->stop_count;
 	}

@@ -76,6 +76,18 @@ static void sort_reverse(struct tui *t)
 	tui_sort(t, tui_selected(t));
 }
 
+/* v: the next vCPU in the CPU panel; its registers are read afresh. */
+static void next_vcpu(struct tui *t)
+{
+	struct tui_vm *v = tui_selected(t);
+	if (!v)
+		return;
+	v->cpu = (v->cpu + 1) % (v->nvcpus > 0 ? v->nvcpus : 1);
+	memset(&v->regs, 0, sizeof(v->regs));
+	t->focus = P_CPU;
+	tui_refresh_now(t);
+}
+
 static void view_stats(struct tui *t) { t->focus = P_STATS; }
 static void view_cpu(struct tui *t) { t->focus = P_CPU; }
 static void view_mem(struct tui *t) { t->focus = P_MEM; }
@@ -105,6 +117,7 @@ const struct tui_keydef tui_keys[] = {
 	{ '2', "2", NAV, view_cpu, "view: registers and code", false },
 	{ '3', "3", NAV, view_mem, "view: memory hexdump", false },
 	{ '4', "4", NAV, view_serial, "view: serial console", false },
+	{ 'v', "v", NAV, next_vcpu, "registers of the next vCPU", false },
 	{ ':', ":", NAV, to_console, "go to the Lua console", false },
 	{ 'g', "g", NAV, tui_action_goto, "hexdump at address/symbol", false },
 	{ '+', "+", NAV, faster, "refresh faster (to 32 Hz)", false },

@@ -1,4 +1,4 @@
-/* panel_cpu: vCPU 0's registers, those changed since the previous stop
+/* panel_cpu: a vCPU's registers (vCPU 0 unless `v` picked another), those changed since the previous stop
  * highlighted (and marked '*' for monochrome eyes), and the code around RIP
  * with symbols: '>' marks RIP, 'B' a breakpoint, and the highlighted line is
  * the one F9 toggles a breakpoint on (Up/Down move it). */
@@ -98,12 +98,12 @@ void tui_panel_cpu(struct tui *t)
 	}
 	struct tui_rect b = tui_body(t, P_CPU);
 	if (!v->regs.valid || v->state == VM_RUNNING) {
-		tui_title(t, P_CPU, "%s vCPU 0", v->name);
+		tui_title(t, P_CPU, "%s vCPU %d", v->name, v->cpu);
 		tui_put(&b, 0, 0, tui_attr(R_DIM), "%s: registers and code show when it stops (space pauses)",
 			vm_state_name(v->state));
 		return;
 	}
-	tui_title(t, P_CPU, "%s vCPU 0 at %s (* changed since the previous stop; F9 breakpoint, F10 step)", v->name,
+	tui_title(t, P_CPU, "%s vCPU %d at %s (* changed since the previous stop; v: next vCPU)", v->name, v->cpu,
 		  v->stop);
 	if (b.w >= 110) {  /* registers left, code right */
 		struct tui_rect regs = { b.y, b.x, b.h, 2 * CELL_W }, code = { b.y, b.x + 2 * CELL_W + 1, b.h, b.w - 2 * CELL_W - 1 };

@@ -82,6 +82,7 @@ struct tui_vm {
 	uint64_t mem_addr;              /* the hexdump's address (guest-physical) */
 	bool mem_addr_set;
 	int disasm_cursor;              /* selected line of the disassembly */
+	int cpu;                        /* the vCPU the CPU panel shows (v cycles) */
 };
 
 /* What is read for the selected VM only, when a panel shows it. */
