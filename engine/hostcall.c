@@ -188,12 +188,14 @@ int engine_wait_until(bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
 			return -EINTR;
 		}
 		uint64_t now = stats_now_ns();
-		if (deadline_ns && now >= deadline_ns)
-			return -ETIMEDOUT;
+		/* Before the deadline check, so that loops polling with zero-time
+		 * waits (the gdb stub) still let the hook run. */
 		if (idle_due(now)) {
 			run_idle(now);
 			continue; /* the hook took time: look at everything again */
 		}
+		if (deadline_ns && now >= deadline_ns)
+			return -ETIMEDOUT;
 		uint64_t until = now + WAIT_SLICE_NS;
 		if (idle_fn && !idle_running && idle_next_ns < until)
 			until = idle_next_ns;
