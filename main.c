@@ -1,6 +1,8 @@
 /* hvwb: the program. Parses the command line, opens Lua with the `wb` module,
- * loads workbench.lua, then runs a script, -e code, or the console. Only main
- * ends the process; the engine never does. */
+ * loads workbench.lua, then runs a script, -e code, or the interactive side:
+ * the dashboard when stdin and stdout are terminals, else (or with --no-tui)
+ * the plain console. Only main and the dashboard (after endwin) end the
+ * process; the engine never does. */
 #include <lauxlib.h>
 #include <limits.h>
 #include <lualib.h>
@@ -12,20 +14,22 @@
 #include "engine/vm.h"
 #include "scripting/console.h"
 #include "scripting/lua_wb.h"
+#include "tui/tui.h"
 
 static const char usage[] =
 	"usage: hvwb [options] [script.lua [args...]]\n"
 	"\n"
-	"With no script and no -e, opens the interactive Lua console.\n"
+	"With no script and no -e, opens the dashboard (on a terminal) with the\n"
+	"Lua console inside it; press F1 there for its keys.\n"
 	"\n"
 	"  -e CODE        run CODE (may be given several times), then exit\n"
-	"  -i             open the console after the script or -e code\n"
+	"  -i             open the dashboard (or console) after the script or -e code\n"
 	"  --gdb [ADDR:]PORT  after the script or -e code, let gdb debug a VM on this\n"
 	"                 TCP port (default address 127.0.0.1): the VM named \"gdb\" or\n"
 	"                 the newest one; `hvwb --gdb PORT guest.elf` loads a guest\n"
 	"                 file into a new VM \"gdb\" and serves it\n"
 	"  --no-startup   do not load workbench.lua\n"
-	"  --no-tui       plain console even on a terminal (the default for now)\n"
+	"  --no-tui       the plain readline console instead of the dashboard\n"
 	"  --help         this text\n"
 	"  --version      print the version\n"
 	"\n"
@@ -36,7 +40,7 @@ static const char usage[] =
 struct options {
 	const char *codes[32];
 	int ncodes;
-	bool interactive, no_startup;
+	bool interactive, no_startup, no_tui;
 	const char *gdb;     /* --gdb [ADDR:]PORT */
 	int script;          /* index in argv of the script, 0 if none */
 };
@@ -68,7 +72,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		} else if (strcmp(a, "--no-startup") == 0) {
 			o->no_startup = true;
 		} else if (strcmp(a, "--no-tui") == 0) {
-			/* the dashboard does not exist yet: the console is all there is */
+			o->no_tui = true;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "hvwb: unknown option '%s'\n%s", a, usage);
 			return -1;
@@ -168,6 +172,15 @@ static int serve_gdb(lua_State *L, const char *spec, const char *file)
 	return status;
 }
 
+/* The dashboard needs a terminal on both sides; it falls back by itself when
+ * the terminal cannot host it. */
+static void interact(lua_State *L, const struct options *o)
+{
+	if (!o->no_tui && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && tui_run(L) == 0)
+		return;
+	console_repl(L);
+}
+
 static int run(lua_State *L, int argc, char **argv, const struct options *o)
 {
 	char startup[PATH_MAX];
@@ -189,7 +202,7 @@ static int run(lua_State *L, int argc, char **argv, const struct options *o)
 	if (o->gdb && serve_gdb(L, o->gdb, guest) != LUA_OK)
 		return 1;
 	if (o->interactive || (!o->script && o->ncodes == 0 && !o->gdb))
-		console_repl(L);
+		interact(L, o);
 	return 0;
 }
 

@@ -62,7 +62,7 @@ static int file_pages(int fd, uint64_t size, uint64_t *bm)
 }
 
 /* Pages of the VM's private mapping that are its own copies: present and not
- * file pages, or swapped out. Returns how many. */
+ * file pages, or swapped out; marked in bm unless it is NULL. Returns how many. */
 static int64_t private_pages(struct vm *vm, uint64_t *bm)
 {
 	static int fd = -1;
@@ -83,7 +83,8 @@ static int64_t private_pages(struct vm *vm, uint64_t *bm)
 		for (uint64_t j = 0; j < n; j++) {
 			uint64_t e = buf[j];
 			if (((e & PM_PRESENT) && !(e & PM_FILE)) || (e & PM_SWAPPED)) {
-				bm[(i + j) / 64] |= 1ull << ((i + j) % 64);
+				if (bm)
+					bm[(i + j) / 64] |= 1ull << ((i + j) % 64);
 				count++;
 			}
 		}
@@ -100,6 +101,17 @@ int snap_mem_pages(struct vm *vm, uint64_t *bm)
 		r = n < 0 ? (int)n : 0;
 	}
 	return r;
+}
+
+int snap_mem_dirty(struct vm *vm, uint64_t *bytes)
+{
+	if (!vm->mem_private)
+		return err_set(-ENOENT, "VM %s has no snapshot or clone yet", vm->name);
+	int64_t n = private_pages(vm, NULL);
+	if (n < 0)
+		return (int)n;
+	*bytes = (uint64_t)n * PAGE;
+	return 0;
 }
 
 bool snap_page_is_zero(const uint8_t *p)

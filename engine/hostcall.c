@@ -28,6 +28,12 @@ static int queue_efd = -1;
 static volatile sig_atomic_t wait_interrupted;
 static pthread_t main_thread;
 
+/* The idle hook (hostcall_set_idle): main thread only, like every wait. */
+static hostcall_fn idle_fn;
+static void *idle_arg;
+static uint64_t idle_period_ns, idle_next_ns;
+static bool idle_running;
+
 /* Waits use CLOCK_MONOTONIC so a clock change cannot stretch a timeout. */
 static void init_once(void)
 {
@@ -141,6 +147,32 @@ void vm_interrupt_clear(void)
 	wait_interrupted = 0;
 }
 
+void hostcall_set_idle(hostcall_fn fn, void *arg, unsigned period_ms)
+{
+	idle_fn = fn;
+	idle_arg = arg;
+	idle_period_ns = (uint64_t)(period_ms ? period_ms : 1) * 1000000u;
+	idle_next_ns = 0;
+}
+
+/* True when the idle hook is due; a hook already running (a wait inside the
+ * hook itself) is never due, so it cannot recurse. */
+static bool idle_due(uint64_t now)
+{
+	return idle_fn && !idle_running && now >= idle_next_ns;
+}
+
+/* Runs the idle hook with engine_lock dropped, as host calls are. */
+static void run_idle(uint64_t now)
+{
+	idle_running = true;
+	idle_next_ns = now + idle_period_ns;
+	pthread_mutex_unlock(&engine_lock);
+	idle_fn(idle_arg);
+	pthread_mutex_lock(&engine_lock);
+	idle_running = false;
+}
+
 /* Sleeps in short slices so an interrupt flag set by a signal handler (which
  * may not touch the condition variable) is seen promptly. */
 #define WAIT_SLICE_NS (50 * 1000 * 1000ull)
@@ -156,9 +188,17 @@ int engine_wait_until(bool (*done)(void *arg), void *arg, uint64_t deadline_ns)
 			return -EINTR;
 		}
 		uint64_t now = stats_now_ns();
+		/* Before the deadline check, so that loops polling with zero-time
+		 * waits (the gdb stub) still let the hook run. */
+		if (idle_due(now)) {
+			run_idle(now);
+			continue; /* the hook took time: look at everything again */
+		}
 		if (deadline_ns && now >= deadline_ns)
 			return -ETIMEDOUT;
 		uint64_t until = now + WAIT_SLICE_NS;
+		if (idle_fn && !idle_running && idle_next_ns < until)
+			until = idle_next_ns;
 		if (deadline_ns && deadline_ns < until)
 			until = deadline_ns;
 		struct timespec ts = { .tv_sec = (time_t)(until / 1000000000u),

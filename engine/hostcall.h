@@ -17,5 +17,10 @@ void hostcall_post(hostcall_fn fn, void *arg);
 bool hostcall_serve(void);
 /* An fd that polls readable while calls are queued (for the console's loop). */
 int hostcall_fd(void);
+/* Main thread: makes every engine wait (vm_wait, vm_pause, wb.sleep ...) call
+ * fn(arg) about every period_ms, without engine_lock, so a dashboard keeps
+ * drawing and reading keys while Lua waits for a VM. fn NULL removes it. A
+ * wait started inside fn does not call fn again. */
+void hostcall_set_idle(hostcall_fn fn, void *arg, unsigned period_ms);
 
 #endif

@@ -31,6 +31,10 @@ const char *snap_name(const struct snap *s);
 struct vm *snap_vm(const struct snap *s);
 /* Bytes of device and CPU state the snapshot holds (its RAM is shared). */
 size_t snap_state_size(const struct snap *s);
+/* Bytes of guest RAM the VM has written since its last snapshot or clone
+ * (reads /proc/self/pagemap: 8 bytes per page of RAM); -ENOENT with a message
+ * when it never had one (its RAM is then its own, all of it "dirty"). */
+int snap_mem_dirty(struct vm *vm, uint64_t *bytes);
 /* Called by vm_destroy: forgets every snapshot of the VM. */
 void snap_drop_vm(struct vm *vm);
 

@@ -1,4 +1,4 @@
-# The interactive console in a real terminal (tmux): prompt, tab completion of
+# The plain console (--no-tui) in a real terminal (tmux): prompt, tab completion of
 # wb. names and VM methods, Ctrl-C interrupting a runaway loop, history saved.
 . tests/sh/tap.sh
 command -v tmux >/dev/null || skip_all "tmux is not installed"
@@ -12,7 +12,7 @@ wait_for() { # wait_for REGEX: up to 10 s for the screen to show it
 	screen | sed 's/^/#   | /'   # what the terminal showed instead
 	return 1
 }
-T new-session -d -s hv -x 100 -y 30 "HOME=$home $HVWB"
+T new-session -d -s hv -x 100 -y 30 "HOME=$home $HVWB --no-tui"
 wait_for '^hvwb> ?$'; ok $? "the console shows its prompt"
 T send-keys -t hv 'wb.fi' Tab
 wait_for 'hvwb> wb\.find'; ok $? "Tab completes wb.fi to wb.find"
