@@ -68,7 +68,8 @@ static void row(struct tui *t, const struct tui_rect *r, int y, struct tui_vm *v
 		attrset(base);
 		mvhline(r->y + y, r->x, ' ', r->w);
 	}
-	tui_put(r, y, 0, base, "%-12.12s", v->name);
+	/* the marker shows the selection where reverse video does not (captures, some terminals) */
+	tui_put(r, y, 0, base, "%c%-11.11s", sel ? '>' : ' ', v->name);
 	tui_put(r, y, 13, sel ? base : tui_attr(tui_state_role(v->state)), "%-8s", vm_state_name(v->state));
 	tui_put(r, y, 22, base, "%4d %6.1f %6s %6s %6s %8s  %s", v->nvcpus, v->cpu_pct, mem, res, dirty, rate,
 		v->stop);
@@ -81,7 +82,7 @@ void tui_panel_vms(struct tui *t)
 	struct tui_rect r = tui_body(t, P_VMS);
 	if (r.h < 1)
 		return;
-	tui_put(&r, 0, 0, tui_attr(R_HEADER), "%-12s %-8s %4s %6s %6s %6s %6s %8s  %s", "NAME", "STATE", "CPUS",
+	tui_put(&r, 0, 0, tui_attr(R_HEADER), " %-11s %-8s %4s %6s %6s %6s %6s %8s  %s", "NAME", "STATE", "CPUS",
 		"CPU%", "MEM", "RES", "DIRTY", "EXITS/s", "LAST STOP");
 	if (!t->nvms) {
 		tui_put(&r, 1, 0, tui_attr(R_DIM), "no VMs yet: in the console, vm = wb.vm{} ... vm:load(sample(\"hello64.elf\"))");

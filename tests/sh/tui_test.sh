@@ -33,7 +33,7 @@ T new-session -d -s hv -x 80 -y 24 "HOME=$home $HVWB; echo \"exit \$?\" >$home/s
 wait_for '^hvwb> ?$' && wait_for '\[VMs\]'; ok $? "the dashboard opens with the VM list and the console prompt"
 
 T send-keys -t hv 'vm = wb.vm{name="t1", mem="2M"}; vm:load(sample("counter.bin"), {addr=0xF0000, entry=0xFFFF0}); vm:write32(0xF0008, 1000000000); vm:start()' Enter
-wait_for '^t1 +running +1 '; ok $? "a VM made in the console shows in the list, running"
+wait_for '^[> ]t1 +running +1 '; ok $? "a VM made in the console shows in the list, running"
 
 exits='.*\[Stats\] t1: ([0-9]+) exits.*'
 first=$(field "$exits")
@@ -45,7 +45,7 @@ wait_for '^io +[0-9]+ +[0-9.]+k? +'; ok $? "exits are shown by reason with a rat
 T send-keys -t hv Tab
 wait_for '^>\[VMs\]'; ok $? "Tab on an empty console line moves to the VM list"
 T send-keys -t hv Space
-wait_for '^t1 +paused +1 .*pause: paused'; ok $? "space pauses the selected VM"
+wait_for '^[> ]t1 +paused +1 .*pause: paused'; ok $? "space pauses the selected VM"
 
 T send-keys -t hv 2
 wait_for '^>\[CPU\] t1 vCPU 0'; ok $? "2 shows the registers and code of the paused VM"
@@ -56,7 +56,7 @@ T send-keys -t hv F10
 rip2=$(wait_change "$rip_re" "$rip")
 ok $? "F10 steps one instruction: RIP $rip -> $rip2"
 wait_for 'rip +[0-9a-f]{16}\*'; ok $? "the changed RIP is marked as changed since the last stop"
-wait_for '^t1 +paused .*step: stepped 1'; ok $? "the list shows the step as the last stop"
+wait_for '^[> ]t1 +paused .*step: stepped 1'; ok $? "the list shows the step as the last stop"
 here=$(printf '%x' $((0xf0000 + 0x${rip2:-0})))   # CS base + RIP: the cursor starts there
 T send-keys -t hv F9
 wait_for "^B> 000$here " && wait_for "breakpoint [0-9]+ at 0x$here"
@@ -91,7 +91,7 @@ T send-keys -t hv s
 wait_for '\[VMs\] 1 VM, sorted by state'; ok $? "s sorts the list by the next column"
 
 T send-keys -t hv : 'e = wb.vm{name="echo"}; e:load(sample("echo.bin")); e:start()' Enter
-wait_for '^echo +running'; ok $? "a second VM (the echo guest) runs"
+wait_for '^[> ]echo +running'; ok $? "a second VM (the echo guest) runs"
 T send-keys -t hv Tab Up 4   # the list is sorted by name: echo comes first
 wait_for '^>\[Serial\] echo COM1'
 T send-keys -t hv 'hi there' Enter
@@ -102,10 +102,10 @@ wait_for '^after 42$'; ok $? "print() output lands in the console pane"
 T send-keys -t hv 'wb.tui{ rate = 8 }' Enter
 wait_for '\| 8 Hz( |$)'; ok $? "wb.tui{rate = 8} sets the refresh rate"
 T send-keys -t hv 'vm:run()' Enter
-wait_for 'Lua running \(Ctrl-C\)' && wait_for '^t1 +running'
+wait_for 'Lua running \(Ctrl-C\)' && wait_for '^[> ]t1 +running'
 ok $? "during vm:run() the screen keeps refreshing"
 T send-keys -t hv C-c
-wait_for '^interrupt: interrupted by the user' && wait_for '^t1 +paused .*interrupt'
+wait_for '^interrupt: interrupted by the user' && wait_for '^[> ]t1 +paused .*interrupt'
 ok $? "Ctrl-C interrupts vm:run() and pauses the VM"
 
 T send-keys -t hv 'vm:start()' Enter Tab q
