@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpuid.h"
 #include "devices/bus.h"
 #include "guestmem.h"
 #include "loader.h"
@@ -112,6 +113,12 @@ int vm_set_sregs(struct vm *vm, int vcpu, const struct kvm_sregs *sregs);
 /* The vCPU's KVM fd for other per-vCPU ioctls (engine files only): -EINVAL
  * for a bad index, -EBUSY while the VM runs. The fd stays owned by the VM. */
 int vm_vcpu_fd(struct vm *vm, int vcpu);
+
+/* CPUID (vm_cpuid.c): hides features (cpuid.h) from every vCPU; only before
+ * the VM's first run. vm_cpuid_get gives vCPU's table, to free(). */
+int vm_cpuid_hide(struct vm *vm, cpuid_hidden_t hidden);
+cpuid_hidden_t vm_cpuid_hidden(const struct vm *vm);
+int vm_cpuid_get(struct vm *vm, int vcpu, struct kvm_cpuid2 **out);
 
 struct bus *vm_bus(struct vm *vm);
 /* The struct a device model gets to raise IRQs and stop or crash the VM. */

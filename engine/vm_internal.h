@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "cpuid.h"
 #include "vm.h"
 
 struct uart;
@@ -63,6 +64,7 @@ struct vm {
 	bool solo;             /* only vCPU 0 runs (single-stepping) */
 	bool inline_run;       /* vCPU 0 runs on the caller's thread (vm_step) */
 	int stats_fd;
+	cpuid_hidden_t cpuid_hidden; /* features hidden from every vCPU (vm_cpuid.c) */
 	/* Guarded by engine_lock. */
 	enum vm_state state;
 	int pause_req;         /* also read without the lock by vCPU threads */
@@ -89,7 +91,7 @@ int engine_wait_until(bool (*done)(void *arg), void *arg, uint64_t deadline_ns);
 /* kvm.c: the process-wide /dev/kvm fd and what it supports. */
 int kvm_fd(void);
 int kvm_vcpu_mmap_size(void);
-int kvm_set_cpuid(int vcpu_fd, int index);
+int kvm_set_cpuid(int vcpu_fd, int index, cpuid_hidden_t hidden);
 int kvm_check_cap(int cap);
 
 /* vcpu.c */
