@@ -8,7 +8,7 @@
 # Every library comes from a Debian package and is found with pkg-config.
 
 BUILD    ?= build
-PKGS     := lua5.4 libelf capstone ncursesw readline
+PKGS     := lua5.4 libelf capstone ncursesw readline liblzma
 OPT      ?= -O2 -g
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

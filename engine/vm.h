@@ -13,6 +13,7 @@
 #include "cpuid.h"
 #include "devices/bus.h"
 #include "guestmem.h"
+#include "linux.h"
 #include "loader.h"
 #include "stats.h"
 #include "symbols.h"
@@ -87,6 +88,15 @@ uint64_t vm_stop_count(struct vm *vm);
  * becomes `created` again from any state but running. Symbols are kept. */
 int vm_load(struct vm *vm, const char *path, const struct load_opts *opts);
 struct symtab *vm_symbols(struct vm *vm);
+
+/* Boots a Linux kernel (vm_linux.c, linux.h): a bzImage or vmlinux, an initrd,
+ * a command line; symbols from `symbols` (System.map or ELF) or found (see
+ * vm_linux.c) are added to the VM's. The VM becomes `created`. */
+struct vm_linux_opts {
+	const char *kernel, *initrd, *cmdline, *symbols;  /* kernel required */
+	enum linux_how how;
+};
+int vm_load_linux(struct vm *vm, const struct vm_linux_opts *o, struct linux_info *info);
 
 /* Starts (or resumes) the vCPUs in the background. From created, paused or halted. */
 int vm_start(struct vm *vm);

@@ -114,6 +114,10 @@ void membase_put(struct membase *b);
  * and re-registers the memory slots. On failure the old mapping stays. */
 int vm_mem_remap(struct vm *vm, struct membase *base, bool shared);
 
+/* vm_cpu.c: sets up vCPU 0 for a loaded program (boot_prepare) and makes the
+ * VM `created` again; `what` names the program in messages. */
+int vm_boot(struct vm *vm, const struct boot_plan *plan, const char *what);
+
 /* hostcall.c: true once for each vm_interrupt_waits() not yet taken. */
 bool engine_take_interrupt(void);
 /* vm_run.c: like vm_start, but wakes no vCPU thread: the caller runs vCPU 0
