@@ -167,6 +167,15 @@ static void emulation_hint(struct vcpu *v, const struct vm_stop *s, char *buf, s
 		snprintf(buf + len, n - (size_t)len, "; use a host with VT-x/AMD-V");
 		return;
 	}
+	int idx = cpuid_feature_index(feature);
+	if (idx >= 0 && ((v->vm->cpuid_hidden >> idx) & 1)) {
+		/* PVM shows some features (xsave) whatever the VMM sets. */
+		snprintf(buf + len, n - (size_t)len, ". It needs CPU feature %s, which vm:cpuid hides but "
+			 "this host's KVM still shows; tell the guest instead (Linux: clearcpuid=%s%s on "
+			 "the command line)", feature, feature,
+			 strcmp(feature, "xsave") == 0 ? " or noxsave" : "");
+		return;
+	}
 	len += snprintf(buf + len, n - (size_t)len, ". It needs CPU feature %s: hide it before the "
 			"first run, vm:cpuid{hide = {", feature);
 	size_t nf;

@@ -108,7 +108,7 @@ static void push_leaves(lua_State *L, const struct kvm_cpuid2 *c)
 	}
 }
 
-/* { hidden = {names}, features = {name = present}, leaves = {{leaf=, subleaf=, eax=, ...}} } */
+/* { hidden = {names}, kept = {names}, features = {name = present}, leaves = {{leaf=, subleaf=, eax=, ...}} } */
 static void push_cpuid(lua_State *L, struct vm *vm, const struct kvm_cpuid2 *c)
 {
 	size_t nf;
@@ -123,6 +123,14 @@ static void push_cpuid(lua_State *L, struct vm *vm, const struct kvm_cpuid2 *c)
 			lua_rawseti(L, -2, ++k);
 		}
 	lua_setfield(L, -2, "hidden");
+	lua_newtable(L);     /* hidden, yet still shown by this host's KVM (PVM: xsave) */
+	k = 0;
+	for (size_t i = 0; i < nf; i++)
+		if (((hidden >> i) & 1) && cpuid_has(c, &f[i])) {
+			lua_pushstring(L, f[i].name);
+			lua_rawseti(L, -2, ++k);
+		}
+	lua_setfield(L, -2, "kept");
 	lua_createtable(L, 0, (int)nf);
 	for (size_t i = 0; i < nf; i++) {
 		lua_pushboolean(L, cpuid_has(c, &f[i]));
