@@ -53,8 +53,8 @@ static int check_sizes(const uint8_t *buf, size_t len, struct linux_header *h)
 {
 	h->pm_offset = ((size_t)(h->setup_sects ? h->setup_sects : 4) + 1) * 512;
 	if (h->pm_offset >= len)
-		return err_set(-EINVAL, "truncated bzImage: the setup part (%zu bytes) is all there is "
-			       "of %zu bytes", h->pm_offset, len);
+		return err_set(-EINVAL, "truncated bzImage: %zu bytes, not more than its %zu-byte setup "
+			       "part", len, h->pm_offset);
 	h->pm_size = len - h->pm_offset;
 	if ((uint64_t)h->syssize * 16 > h->pm_size)
 		return err_set(-EINVAL, "truncated bzImage: the header says the kernel has %llu bytes, "
