@@ -13,6 +13,7 @@
 
 #include "debug.h"
 #include "disasm.h"
+#include "fallback.h"
 #include "err.h"
 #include "vm_internal.h"
 
@@ -219,35 +220,6 @@ static void handle_internal_error(struct vcpu *v)
 	pthread_mutex_unlock(&engine_lock);
 }
 
-/* An int3 of the guest's own (not one of our breakpoints) in ring 0, which a
- * host without VT-x cannot emulate: deliver the #BP the CPU would have raised,
- * as a trap (RIP after the int3). Linux runs int3 at boot (its alternatives
- * self-test) and whenever it patches code (static keys, ftrace). Only for a
- * guest with an IDT in protected or long mode; otherwise the stop stays. */
-static bool deliver_guest_int3(struct vcpu *v)
-{
-	struct kvm_run *r = v->run;
-	struct kvm_regs regs;
-	struct kvm_sregs sr;
-	struct kvm_vcpu_events ev;
-	if (r->internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
-	    !(r->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) ||
-	    r->emulation_failure.insn_size < 1 || r->emulation_failure.insn_bytes[0] != 0xcc)
-		return false;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sr) < 0 ||
-	    ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
-		return false;
-	if (!(sr.cr0 & 1) || sr.idt.limit < 8 * 3 + 7 || ev.exception.injected)
-		return false;
-	regs.rip += 1;
-	/* The rest of the events (interrupt shadow, NMI) go back as they were. */
-	ev.exception.injected = 1;
-	ev.exception.nr = 3;      /* #BP */
-	ev.exception.has_error_code = 0;
-	ev.exception.error_code = 0;
-	return ioctl(v->fd, KVM_SET_REGS, &regs) == 0 && ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
-}
-
 static void handle_system_event(struct vcpu *v)
 {
 	uint32_t type = v->run->system_event.type;
@@ -281,7 +253,7 @@ static void dispatch_exit(struct vcpu *v)
 			"(no usable IDT or stack), and the CPU shut down");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (!debug_on_emulation_failure(v) && !deliver_guest_int3(v))
+		if (!debug_on_emulation_failure(v) && !fallback_emulate(v->fd, v->run))
 			handle_internal_error(v);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
