@@ -5,7 +5,9 @@
 # (bench/io_exits.lua) and under QEMU microvm; (2) process start to guest exit with N=0,
 # hvwb against QEMU (and the bare loop for reference); (3) snapshot to file, restore and
 # clone of 256 MiB and 1 GiB VMs (bench/snapshot.lua); (4) single-step rates of vm:step()
-# against a bare KVM loop and gdb on QEMU (its own block, bench_step / summary_step).
+# against a bare KVM loop and gdb on QEMU (its own block, bench_step / summary_step);
+# (6) process start to a Linux kernel's first serial line, hvwb against QEMU -kernel
+# (bench/linux_boot.sh).
 # Ends with a summary block, also written to bench/out/summary.txt; every single run is
 # logged in bench/out/runs.txt.
 # Normally started by `make bench` / `make bench-run`, which set the variables below.
@@ -266,6 +268,7 @@ summary() {
 		"gdb stepi hvwb/qemu >= 2x"
 	echo "$SNAP_LINES"
 	summary_step
+	echo "$LINUX_LINE"
 }
 
 main() {
@@ -296,6 +299,11 @@ main() {
 	echo "-- 5. gdb stepi through the gdb stub vs QEMU's (bench/gdb_step.sh)"
 	GDB_STEP_LINE=$(HVWB="$HVWB" BENCH_QEMU="$QEMU" bench/gdb_step.sh) || GDB_STEP_LINE="gdb stepi: the run failed"
 	echo "$GDB_STEP_LINE"
+
+	echo "-- 6. Linux: process start to the kernel's first serial line (bench/linux_boot.sh)"
+	LINUX_LINE=$(HVWB="$HVWB" BENCH_QEMU="$QEMU" bench/linux_boot.sh "${BENCH_LINUX_RUNS:-3}" 2>>"$LOG") ||
+		LINUX_LINE="linux-boot: the run failed (see $LOG)"
+	echo "$LINUX_LINE"
 
 	echo "-- summary (also in $OUT/summary.txt)"
 	summary | tee "$OUT/summary.txt"
