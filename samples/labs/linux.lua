@@ -12,7 +12,7 @@
 -- vm:cpuid; xsave, smap, popcnt and the SIMD sets with the kernel's noxsave and
 -- clearcpuid=, because PVM shows those whatever the VMM says) and reports how
 -- far the kernel got and why it stopped. With VT-x or AMD-V it hides nothing.
-local kernel = arg and arg[1] or nil
+local kernel = arg and arg[1] ~= "" and arg[1] or nil
 local seconds = tonumber(arg and arg[2]) or 900
 if not kernel then
   local p = io.popen("ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1")
@@ -56,8 +56,16 @@ vm:on("serial", function(_, bytes)
     vm:send("uname -a; cat /proc/cpuinfo | grep -m1 'model name'; ls /\n")
   end
 end)
+-- Serial events are delivered while the script sleeps in wb.sleep, not during
+-- a blocking vm:wait, so the lab sleeps in small steps while the kernel runs.
 vm:start()
-local stop = vm:wait{ timeout = seconds }
+local waited = 0
+while vm.state == "running" and waited < seconds do
+  wb.sleep(0.25)
+  waited = waited + 0.25
+end
+if vm.state == "running" then vm:pause() end
+local stop = vm.stop
 local lines = {}
 for l in vm:serial():gmatch("[^\r\n]+") do lines[#lines + 1] = l end
 print(("\n4. The VM stopped: %s after %.0f s of running"):format(stop.reason, vm:stats().run_time))
