@@ -49,7 +49,7 @@ static void version_word(const uint8_t *buf, size_t len, size_t at, char *out, s
 	out[n] = '\0';
 }
 
-static int check_sizes(const uint8_t *buf, size_t len, struct linux_header *h)
+static int check_sizes(size_t len, struct linux_header *h)
 {
 	h->pm_offset = ((size_t)(h->setup_sects ? h->setup_sects : 4) + 1) * 512;
 	if (h->pm_offset >= len)
@@ -64,7 +64,6 @@ static int check_sizes(const uint8_t *buf, size_t len, struct linux_header *h)
 	    ((uint64_t)h->payload_offset + h->payload_length > h->pm_size))
 		return err_set(-EINVAL, "corrupt bzImage: the payload (offset 0x%x, %u bytes) runs past "
 			       "the end of the file", h->payload_offset, h->payload_length);
-	(void)buf;
 	return 0;
 }
 
@@ -100,7 +99,7 @@ int linux_parse_header(const uint8_t *buf, size_t len, struct linux_header *h)
 	size_t kv = (size_t)get16(buf, HDR_KERNEL_VERSION) + 0x200;
 	if (get16(buf, HDR_KERNEL_VERSION) && kv < len)
 		version_word(buf, len, kv, h->kernel_version, sizeof(h->kernel_version));
-	return check_sizes(buf, len, h);
+	return check_sizes(len, h);
 }
 
 int linux_e820(uint64_t low, uint64_t high, struct e820_entry *out, int max)
