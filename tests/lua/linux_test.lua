@@ -16,7 +16,7 @@ if not kernel then
   t.skip_all("Debian's kernel is not installed and could not be installed " ..
              "(scripts/linux-kernel.sh: apt-get install linux-image-amd64)")
 end
-t.plan(31)
+t.plan(33)
 
 -- start_kernel as System.map says, when /boot has a real one (Debian ships a
 -- placeholder: the real map is in the -dbg package).
@@ -41,6 +41,7 @@ t.ok((tonumber(info.protocol) or 0) >= 2.06, "its boot protocol is 2.06 or later
 t.is(info.entered, "vmlinux", "the vmlinux is taken out of the xz payload on the host")
 t.ok((info.symbols or 0) > 10000, "the kernel's symbols are loaded (" .. tostring(info.symbols) .. ")")
 t.is(vm.rip, 0x1000000, "vCPU 0 starts at startup_64's physical address")
+t.is(table.concat(vm:cpuid().hidden, ","), "cx16", "the hidden features stay hidden across load_linux")
 t.is(vm.rsi, 0x7000, "RSI points at the zero page")
 t.is(vm:read32(0x7000 + 0x202), 0x53726448, "the zero page holds the kernel's setup header (HdrS)")
 t.is(vm:read8(0x7000 + 0x210), 0xff, "type_of_loader is 0xff")
@@ -113,4 +114,11 @@ vm:run{ timeout = 0.05 }
 ok, msg = vm:cpuid{ hide = { "avx" } }
 t.ok(not ok and msg:find("already run"), "CPUID cannot change once the VM ran: " .. tostring(msg))
 vm:destroy(); small:destroy()
+
+-- The command line: --kernel makes the VM `linux` and loads the kernel into it.
+local hvwb = os.getenv("HVWB") or "build/hvwb"
+local p = io.popen(("%s --no-startup --kernel %s --hide cx16 -e %q 2>&1"):format(hvwb, kernel,
+  "print(linux.name, linux.rip, linux:cpuid().features.cx16, linux:read(linux:addr('linux_banner') - 0xffffffff80000000, 13))"))
+local cli = p:read("a"); p:close()
+t.like(cli, "linux\t16777216\tfalse\tLinux version", "hvwb --kernel K --hide cx16 gives a loaded VM `linux`")
 t.done()
