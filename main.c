@@ -99,6 +99,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		}
 	}
+	for (int i = 1; i < 5; i++)
+		if (o->linux_args[i] && !o->linux_args[0]) {
+			fprintf(stderr, "hvwb: %s goes with --kernel FILE\n", linux_options[i]);
+			return -1;
+		}
 	return 0;
 }
 
