@@ -16,7 +16,7 @@ if not kernel then
   t.skip_all("Debian's kernel is not installed and could not be installed " ..
              "(scripts/linux-kernel.sh: apt-get install linux-image-amd64)")
 end
-t.plan(33)
+t.plan(35)
 
 -- start_kernel as System.map says, when /boot has a real one (Debian ships a
 -- placeholder: the real map is in the -dbg package).
@@ -82,6 +82,14 @@ end
 if vm.state == "running" then vm:pause() end
 t.like(out, "Linux version %d", "the serial console shows the kernel's 'Linux version' line")
 t.like(out, "Command line: " .. CMDLINE:gsub("%p", "%%%0"), "and the command line we gave")
+vm:destroy()
+
+-- The other way in: the bzImage's own decompressor at its 64-bit entry.
+vm = assert(wb.vm{ mem = "256M" })
+info = assert(vm:load_linux{ kernel = kernel, how = "bzimage" })
+t.is(info.entered, "bzimage", "how = 'bzimage' enters the kernel's decompressor")
+t.ok(vm.rip == 0x1000200 and vm.cs == 0x10 and vm.ds == 0x18,
+     "at pref_address + 0x200 with __BOOT_CS 0x10 and __BOOT_DS 0x18")
 vm:destroy()
 
 -- Bad input: nil and a message, nothing loaded; wrong types raise.
