@@ -117,7 +117,8 @@ static bool find_names(struct ksyms *k)
 				k->base = base;
 				k->count = count;
 				k->names = names;
-				k->offsets = p - (size_t)count * 4;
+				/* Every table starts 8-aligned: an odd count leaves 4 bytes before the base. */
+				k->offsets = (p - (size_t)count * 4) & ~(size_t)7;
 				return true;
 			}
 	}

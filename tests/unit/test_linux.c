@@ -6,6 +6,7 @@
  * and without one byte written. Also the CPUID feature table and the names of
  * the features behind instructions a host may fail to emulate. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "engine/cpuid.h"
 #include "engine/err.h"
 #include "engine/linux.h"
+#include "engine/symbols.h"
 #include "tap.h"
 
 #define MiB (1ull << 20)
@@ -194,15 +196,74 @@ static void test_cpuid(void)
 	free(c);
 }
 
+/* A kallsyms layout as Linux 6.1 writes it (scripts/kallsyms.c): offsets,
+ * relative base, count, compressed names, markers, token table, token index.
+ * Token i is the character i (printable) or "~", so a name is its own bytes. */
+static size_t put_kallsyms(uint8_t *b, const char *const *names, const int32_t *offs, int n)
+{
+	size_t p = 64;
+	for (int i = 0; i < n; i++, p += 4)
+		memcpy(b + p, &offs[i], 4);
+	p = (p + 7) & ~(size_t)7;
+	uint64_t base = 0xffffffff81000000ull;
+	uint32_t count = (uint32_t)n;
+	memcpy(b + p, &base, 8);
+	memcpy(b + p + 8, &count, 4);
+	p += 16;
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		b[p++] = (uint8_t)len;
+		memcpy(b + p, names[i], len);
+		p += len;
+	}
+	p = (p + 7) & ~(size_t)7;
+	p += 8;                                  /* markers: one, 0 */
+	size_t tokens = p;
+	uint16_t index[256];
+	for (int t = 0; t < 256; t++) {
+		index[t] = (uint16_t)(p - tokens);
+		b[p++] = t > 0x20 && t < 0x7f ? (uint8_t)t : '~';
+		b[p++] = 0;
+	}
+	p = (p + 7) & ~(size_t)7;
+	memcpy(b + p, index, sizeof(index));
+	return p + sizeof(index) + 64;
+}
+
+static void test_kallsyms(void)
+{
+	static uint8_t image[8192];
+	static char fill[20][8];
+	const char *names[23] = { "Afixed_percpu_data", "Tstart_kernel", "Dlinux_banner" };
+	int32_t offs[23] = { 0, -0x1001, -0x2001 };
+	for (int i = 0; i < 20; i++) {     /* the reader wants a plausible count */
+		snprintf(fill[i], sizeof(fill[i]), "tf%02d", i);
+		names[3 + i] = fill[i];
+		offs[3 + i] = -0x3001 - 16 * i;
+	}
+	size_t len = put_kallsyms(image, names, offs, 23);
+	struct symtab *t = sym_create();
+	uint64_t a = 0;
+	is_int(sym_load_kallsyms(t, image, len), 22, "kallsyms: every symbol but the per-CPU one");
+	ok(sym_resolve(t, "start_kernel", &a) == 0 && a == 0xffffffff81001000ull,
+	   "start_kernel at base + 0x1000 (offsets count down from the base)");
+	ok(sym_resolve(t, "linux_banner", &a) == 0 && a == 0xffffffff81002000ull, "linux_banner too");
+	sym_destroy(t);
+	t = sym_create();
+	ok(sym_load_kallsyms(t, image, 1000) == -ENOENT, "a cut image: no kallsyms, -ENOENT");
+	sym_destroy(t);
+}
+
 int main(void)
 {
 	ram.host = calloc(1, RAM_SIZE);
 	ram.size = RAM_SIZE;
-	tap_plan(62);
+	tap_plan(66);
 	test_valid();
 	test_refused();
 	test_e820_initrd();
 	test_cpuid();
+	test_kallsyms();
 	free(ram.host);
 	return tap_done();
 }
