@@ -233,7 +233,7 @@ static size_t put_kallsyms(uint8_t *b, const char *const *names, const int32_t *
 static void test_kallsyms(void)
 {
 	static uint8_t image[8192];
-	static char fill[20][8];
+	static char fill[20][16];
 	const char *names[23] = { "Afixed_percpu_data", "Tstart_kernel", "Dlinux_banner" };
 	int32_t offs[23] = { 0, -0x1001, -0x2001 };
 	for (int i = 0; i < 20; i++) {     /* the reader wants a plausible count */
