@@ -16,7 +16,7 @@ if not kernel then
   t.skip_all("Debian's kernel is not installed and could not be installed " ..
              "(scripts/linux-kernel.sh: apt-get install linux-image-amd64)")
 end
-t.plan(37)
+t.plan(38)
 
 -- start_kernel as System.map says, when /boot has a real one (Debian ships a
 -- placeholder: the real map is in the -dbg package).
@@ -31,6 +31,7 @@ local function sysmap_addr(name)
 end
 
 local CMDLINE = "console=ttyS0 earlyprintk=serial,ttyS0 nokaslr"
+local f
 local vm = assert(wb.vm{ name = "linux", mem = "256M" })
 local c = vm:cpuid{ hide = { "cx16" } }
 t.is(c.features.cx16, false, "vm:cpuid{hide={'cx16'}} takes cmpxchg16b away from the guest")
@@ -98,6 +99,16 @@ else
   t.skip(2, "ring 0 runs natively here: no emulation failure to see")
 end
 
+-- symbols = a System.map: those symbols instead of the kernel's own.
+local map = os.tmpname()
+f = assert(io.open(map, "w"))
+f:write("ffffffff81000000 T my_startup\nffffffff81000100 t my_helper\n"); f:close()
+vm = assert(wb.vm{ mem = "256M" })
+info = assert(vm:load_linux{ kernel = kernel, symbols = map })
+t.ok(info.symbols == 2 and vm:addr("my_helper") == 0xffffffff81000100,
+     "symbols = a System.map loads that map (" .. tostring(info.symbols) .. " symbols)")
+os.remove(map); vm:destroy()
+
 -- The other way in: the bzImage's own decompressor at its 64-bit entry.
 vm = assert(wb.vm{ mem = "256M" })
 info = assert(vm:load_linux{ kernel = kernel, how = "bzimage" })
@@ -112,7 +123,6 @@ local ok, msg = vm:load_linux{ kernel = kernel, initrd = "/nonexistent/initrd" }
 t.ok(not ok and msg:find("nonexistent"), "a missing initrd is refused: " .. tostring(msg))
 ok, msg = vm:load_linux{ kernel = kernel, cmdline = ("x"):rep(5000) }
 t.ok(not ok and msg:find("command line"), "a command line longer than cmdline_size is refused: " .. tostring(msg))
-local f
 local small = assert(wb.vm{ mem = "16M" })
 ok, msg = small:load_linux{ kernel = kernel }
 t.ok(not ok and msg:find("RAM"), "a VM too small for the kernel says so: " .. tostring(msg))
