@@ -8,7 +8,7 @@
 # Every library comes from a Debian package and is found with pkg-config.
 
 BUILD    ?= build
-PKGS     := lua5.4 libelf capstone ncursesw readline
+PKGS     := lua5.4 libelf capstone ncursesw readline liblzma
 OPT      ?= -O2 -g
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -56,6 +56,7 @@ run: deps
 
 # The suite runs twice: on the normal build and under ASan+UBSan.
 check: deps
+	@scripts/linux-kernel.sh
 	@$(MAKE) --no-print-directory all tests
 	@$(MAKE) --no-print-directory asan
 	@BUILDS="build build-asan" tests/run

@@ -28,6 +28,11 @@ static const char usage[] =
 	"                 TCP port (default address 127.0.0.1): the VM named \"gdb\" or\n"
 	"                 the newest one; `hvwb --gdb PORT guest.elf` loads a guest\n"
 	"                 file into a new VM \"gdb\" and serves it\n"
+	"  --kernel FILE  boot Linux: a VM \"linux\" (global `linux`) with this bzImage\n"
+	"                 or vmlinux loaded, before any script, -e code or the console;\n"
+	"                 linux:run() starts it. With --initrd FILE, --append \"CMDLINE\"\n"
+	"                 (default \"console=ttyS0 nokaslr\"), --mem SIZE (default 512M),\n"
+	"                 --hide cx16,xsave (CPU features the guest must not see)\n"
 	"  --no-startup   do not load workbench.lua\n"
 	"  --no-tui       the plain readline console instead of the dashboard\n"
 	"  --help         this text\n"
@@ -42,8 +47,19 @@ struct options {
 	int ncodes;
 	bool interactive, no_startup, no_tui;
 	const char *gdb;     /* --gdb [ADDR:]PORT */
+	const char *linux_args[5]; /* --kernel, --initrd, --append, --mem, --hide */
 	int script;          /* index in argv of the script, 0 if none */
 };
+
+static const char *const linux_options[] = { "--kernel", "--initrd", "--append", "--mem", "--hide" };
+
+static int linux_option(const char *a)
+{
+	for (int i = 0; i < 5; i++)
+		if (strcmp(a, linux_options[i]) == 0)
+			return i;
+	return -1;
+}
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -67,6 +83,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			o->gdb = argv[++i];
+		} else if (linux_option(a) >= 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "hvwb: %s needs a value\n", a);
+				return -1;
+			}
+			o->linux_args[linux_option(a)] = argv[++i];
 		} else if (strcmp(a, "-i") == 0) {
 			o->interactive = true;
 		} else if (strcmp(a, "--no-startup") == 0) {
@@ -81,6 +103,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		}
 	}
+	for (int i = 1; i < 5; i++)
+		if (o->linux_args[i] && !o->linux_args[0]) {
+			fprintf(stderr, "hvwb: %s goes with --kernel FILE\n", linux_options[i]);
+			return -1;
+		}
 	return 0;
 }
 
@@ -150,6 +177,29 @@ static const char gdb_code[] =
 	"local r = assert(vm:gdbserve(addr ~= '' and addr or nil, port))\n"
 	"io.stderr:write('gdb: session ended: ', r.reason, '\\n')\n";
 
+/* --kernel: the VM "linux", made and loaded before scripts run. */
+static const char linux_code[] =
+	"local kernel, initrd, append, mem, hide = ...\n"
+	"linux = assert(wb.vm{ name = 'linux', mem = mem or '512M' })\n"
+	"if hide then local h = {}; for f in hide:gmatch('[^,%s]+') do h[#h + 1] = f end\n"
+	"  assert(linux:cpuid{ hide = h }) end\n"
+	"local i = assert(linux:load_linux{ kernel = kernel, initrd = initrd, cmdline = append })\n"
+	"io.stderr:write(('linux: %s loaded (Linux %s, %d symbols): linux:run() boots it\\n')\n"
+	"  :format(kernel, i.version, i.symbols))\n";
+
+static int load_linux(lua_State *L, const struct options *o)
+{
+	int status = luaL_loadstring(L, linux_code);
+	if (status == LUA_OK) {
+		for (int i = 0; i < 5; i++)
+			lua_pushstring(L, o->linux_args[i]);   /* NULL pushes nil */
+		status = console_docall(L, 5, 0);
+	}
+	if (status != LUA_OK)
+		console_report(L, "hvwb");
+	return status;
+}
+
 static bool is_lua_file(const char *path)
 {
 	size_t n = strlen(path);
@@ -186,6 +236,8 @@ static int run(lua_State *L, int argc, char **argv, const struct options *o)
 	char startup[PATH_MAX];
 	if (!o->no_startup && find_startup(startup, sizeof(startup)) &&
 	    run_file(L, startup, 0) != LUA_OK)
+		return 1;
+	if (o->linux_args[0] && load_linux(L, o) != LUA_OK)
 		return 1;
 	for (int i = 0; i < o->ncodes; i++) {
 		if (luaL_loadstring(L, o->codes[i]) != LUA_OK || console_docall(L, 0, 0) != LUA_OK) {

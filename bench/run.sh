@@ -8,6 +8,8 @@
 # against a bare KVM loop and gdb on QEMU (its own block, bench_step / summary_step);
 # (5) gdb stepi through the stubs; (6) the dashboard's CPU cost watching 64 VMs
 # (bench/tui_cost.sh).
+# (7) process start to a Linux kernel's first serial line, hvwb against QEMU -kernel
+# (bench/linux_boot.sh).
 # Ends with a summary block, also written to bench/out/summary.txt; every single run is
 # logged in bench/out/runs.txt.
 # Normally started by `make bench` / `make bench-run`, which set the variables below.
@@ -269,6 +271,7 @@ summary() {
 	echo "$SNAP_LINES"
 	summary_step
 	echo "$TUI_LINE"
+	echo "$LINUX_LINE"
 }
 
 main() {
@@ -304,6 +307,10 @@ main() {
 	HVWB="$HVWB" bench/tui_cost.sh | tee "$OUT/tui_cost.txt" || true
 	TUI_LINE=$(tail -1 "$OUT/tui_cost.txt")
 	[[ $TUI_LINE == tui-cost:* ]] || TUI_LINE="tui-cost: the run failed (see above)"
+	echo "-- 7. Linux: process start to the kernel's first serial line (bench/linux_boot.sh)"
+	LINUX_LINE=$(HVWB="$HVWB" BENCH_QEMU="$QEMU" bench/linux_boot.sh "${BENCH_LINUX_RUNS:-3}" 2>>"$LOG") ||
+		LINUX_LINE="linux-boot: the run failed (see $LOG)"
+	echo "$LINUX_LINE"
 
 	echo "-- summary (also in $OUT/summary.txt)"
 	summary | tee "$OUT/summary.txt"

@@ -33,6 +33,8 @@
 #define SEL_CODE   0x08
 #define SEL_DATA   0x10
 #define SEL_CODE32 0x18
+#define SEL_LINUX_CS 0x10
+#define SEL_LINUX_DS 0x18
 
 /* Access byte 0x9b / 0x93 keep the accessed bit set, so the CPU never has to
  * write the GDT when the guest loads a selector. */
@@ -137,11 +139,14 @@ static int long_mode(struct guest_ram *ram, const struct boot_plan *plan,
 		     struct kvm_regs *regs, struct kvm_sregs *sr)
 {
 	static const uint64_t gdt[] = { 0, GDT_CODE64, GDT_DATA, GDT_CODE32 };
+	/* Documentation/x86/boot.rst, 64-bit boot protocol: entry 2 code, 3 data. */
+	static const uint64_t linux_gdt[] = { 0, 0, GDT_CODE64, GDT_DATA };
+	bool lx = plan->linux_selectors;
 
-	write_gdt(ram, sr, gdt, 4);
+	write_gdt(ram, sr, lx ? linux_gdt : gdt, 4);
 	write_page_tables(ram);
-	seg_set(&sr->cs, SEL_CODE, 0, 0xffffffff, 0xb, 0, 1, 1);
-	data_segs(sr, SEL_DATA, 0xffffffff, 1, 1);
+	seg_set(&sr->cs, lx ? SEL_LINUX_CS : SEL_CODE, 0, 0xffffffff, 0xb, 0, 1, 1);
+	data_segs(sr, lx ? SEL_LINUX_DS : SEL_DATA, 0xffffffff, 1, 1);
 	sr->cr3 = PT_PML4;
 	sr->cr4 = CR4_PAE;
 	sr->cr0 = CR0_PE | CR0_ET | CR0_WP | CR0_PG;

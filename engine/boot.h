@@ -6,6 +6,7 @@
 #define HVWB_BOOT_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "guestmem.h"
@@ -31,6 +32,8 @@ struct boot_plan {
 	uint64_t stack;    /* initial RSP, 0 for BOOT_DEFAULT_STACK */
 	uint64_t rax, rbx, rsi; /* initial register values (multiboot: magic, info) */
 	uint64_t load_lo, load_hi; /* the guest-physical extent written, for messages */
+	bool linux_selectors;      /* long mode with the Linux boot protocol's GDT:
+				      __BOOT_CS 0x10, __BOOT_DS 0x18 */
 };
 
 /* Writes the boot structures the mode needs into RAM and sets regs/sregs for

@@ -1,6 +1,6 @@
 /* kvm: the process-wide /dev/kvm handle, opened once, and the CPUID table that
  * every vCPU starts from (what this host's KVM supports, with the vCPU's own
- * APIC id filled in). */
+ * APIC id filled in, and the features a script hid taken out). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -85,7 +85,7 @@ static void cpuid_set_apic_id(struct kvm_cpuid2 *c, int index)
 	}
 }
 
-int kvm_set_cpuid(int vcpu_fd, int index)
+int kvm_set_cpuid(int vcpu_fd, int index, cpuid_hidden_t hidden)
 {
 	if (!kvm_cpuid)
 		return err_set(-ENOTSUP, "KVM_GET_SUPPORTED_CPUID failed on this host");
@@ -95,6 +95,7 @@ int kvm_set_cpuid(int vcpu_fd, int index)
 		return err_set(-ENOMEM, "out of memory");
 	memcpy(c, kvm_cpuid, sz);
 	cpuid_set_apic_id(c, index);
+	cpuid_apply(c, hidden);
 	int r = ioctl(vcpu_fd, KVM_SET_CPUID2, c);
 	int e = errno;
 	free(c);

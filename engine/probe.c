@@ -60,7 +60,7 @@ static int probe_setup(struct probe_vm *p, int ring)
 	p->run_size = (size_t)kvm_vcpu_mmap_size();
 	if (ioctl(p->vm, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0 || ioctl(p->vm, KVM_CREATE_IRQCHIP, 0) < 0 ||
 	    ioctl(p->vm, KVM_SET_USER_MEMORY_REGION, &r) < 0 ||
-	    (p->cpu = ioctl(p->vm, KVM_CREATE_VCPU, 0)) < 0 || kvm_set_cpuid(p->cpu, 0) < 0)
+	    (p->cpu = ioctl(p->vm, KVM_CREATE_VCPU, 0)) < 0 || kvm_set_cpuid(p->cpu, 0, 0) < 0)
 		return -1;
 	p->run = mmap(NULL, p->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->cpu, 0);
 	struct kvm_sregs s;

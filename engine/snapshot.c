@@ -1098,6 +1098,8 @@ int snap_clone(struct vm *vm, const char *name, struct vm **out)
 	struct vm *c = NULL;
 	if (r == 0)
 		r = vm_create(&cfg, &c);
+	if (r == 0 && vm->cpuid_hidden && (r = vm_cpuid_hide(c, vm->cpuid_hidden)) < 0)
+		vm_destroy(c);
 	if (r == 0) {
 		r = vm_mem_remap(c, base, false);
 		if (r == 0)

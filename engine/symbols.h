@@ -18,6 +18,10 @@ int sym_load_elf(struct symtab *tab, const char *path);
 /* Adds the symbols of a System.map ("ffffffff81000000 T _text" lines). */
 int sym_load_sysmap(struct symtab *tab, const char *path);
 
+/* Adds the symbols a Linux kernel image (vmlinux, stripped or not) carries in
+ * its kallsyms tables (kallsyms.c). Returns the number added or -errno. */
+int sym_load_kallsyms(struct symtab *tab, const void *image, size_t len);
+
 /* The symbol at or below addr (within its size when known); NULL if none.
  * *offset receives addr - symbol address. */
 const char *sym_lookup(struct symtab *tab, uint64_t addr, uint64_t *offset);

@@ -13,6 +13,7 @@
 
 #include "debug.h"
 #include "disasm.h"
+#include "fallback.h"
 #include "err.h"
 #include "vm_internal.h"
 
@@ -57,7 +58,7 @@ int vcpu_init(struct vm *vm, int index)
 	}
 	if (kvm_check_cap(KVM_CAP_BINARY_STATS_FD))
 		v->stats_fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
-	return kvm_set_cpuid(v->fd, index);
+	return kvm_set_cpuid(v->fd, index, vm->cpuid_hidden);
 }
 
 void vcpu_kick(struct vcpu *v)
@@ -151,15 +152,40 @@ static const char *internal_suberror_name(uint32_t sub)
 	}
 }
 
-/* Why KVM's emulator may have given up, in words for the person reading the stop. */
-static const char *emulation_hint(const uint8_t *insn, unsigned len)
+/* Why KVM's emulator may have given up, in words for the person reading the
+ * stop. When the instruction belongs to a CPUID feature, the way out is to hide
+ * that feature (with the ones already hidden), so the guest never uses it. */
+static void emulation_hint(struct vcpu *v, const struct vm_stop *s, char *buf, size_t n)
 {
-	if (len && insn[0] == 0xcc)
-		return "the guest executed int3 in ring 0, which this host's emulator cannot deliver";
-	return "KVM's instruction emulator cannot run this instruction. Hosts without hardware "
-	       "virtualization (PVM) send all ring-0 code through that emulator, which lacks some "
-	       "instructions (cmpxchg16b, xsave/xrstor, ...): hide the CPU feature the guest keys on, "
-	       "or use a host with VT-x/AMD-V";
+	const char *feature = cpuid_feature_of_insn(s->insn_text);
+	if (s->insn_len && s->insn[0] == 0xcc) {
+		snprintf(buf, n, "the guest executed int3 in ring 0, which this host's emulator cannot deliver");
+		return;
+	}
+	int len = snprintf(buf, n, "KVM's instruction emulator cannot run this instruction. Hosts "
+			   "without hardware virtualization (PVM) send all ring-0 code through it");
+	if (!feature) {
+		snprintf(buf + len, n - (size_t)len, "; use a host with VT-x/AMD-V");
+		return;
+	}
+	int idx = cpuid_feature_index(feature);
+	if (idx >= 0 && ((v->vm->cpuid_hidden >> idx) & 1)) {
+		/* PVM shows some features (xsave) whatever the VMM sets. */
+		snprintf(buf + len, n - (size_t)len, ". It needs CPU feature %s, which vm:cpuid hides but "
+			 "this host's KVM still shows; tell the guest instead (Linux: clearcpuid=%s%s on "
+			 "the command line)", feature, feature,
+			 strcmp(feature, "xsave") == 0 ? " or noxsave" : "");
+		return;
+	}
+	len += snprintf(buf + len, n - (size_t)len, ". It needs CPU feature %s: hide it before the "
+			"first run, vm:cpuid{hide = {", feature);
+	size_t nf;
+	const struct cpuid_feature *t = cpuid_features(&nf);
+	for (size_t i = 0; i < nf && len < (int)n; i++)
+		if ((v->vm->cpuid_hidden >> i) & 1)
+			len += snprintf(buf + len, n - (size_t)len, "\"%s\", ", t[i].name);
+	if (len < (int)n)
+		snprintf(buf + len, n - (size_t)len, "\"%s\"}}", feature);
 }
 
 /* An emulation failure carries the instruction bytes when the host provides
@@ -182,10 +208,13 @@ static void handle_internal_error(struct vcpu *v)
 	if (s.insn_len && ioctl(v->fd, KVM_GET_SREGS, &sr) == 0 &&
 	    disasm_decode(disasm_bits_of(&sr), s.rip, s.insn, s.insn_len, NULL, &d) > 0)
 		snprintf(s.insn_text, sizeof(s.insn_text), "%.63s", d.text);
-	snprintf(s.reason, sizeof(s.reason), "KVM %s (suberror %u)%s%.63s%s%s%.280s",
+	char hint[360] = "";
+	if (emulation)
+		emulation_hint(v, &s, hint, sizeof(hint));
+	snprintf(s.reason, sizeof(s.reason), "KVM %s (suberror %u)%s%.63s%s%s%.359s",
 		 internal_suberror_name(r->internal.suberror), r->internal.suberror,
 		 s.insn_text[0] ? " at `" : "", s.insn_text, s.insn_text[0] ? "`" : "",
-		 emulation ? ": " : "", emulation ? emulation_hint(s.insn, s.insn_len) : "");
+		 emulation ? ": " : "", hint);
 	pthread_mutex_lock(&engine_lock);
 	vm_request_stop(v->vm, &s);
 	pthread_mutex_unlock(&engine_lock);
@@ -224,7 +253,7 @@ static void dispatch_exit(struct vcpu *v)
 			"(no usable IDT or stack), and the CPU shut down");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (!debug_on_emulation_failure(v))
+		if (!debug_on_emulation_failure(v) && !fallback_emulate(v->fd, v->run))
 			handle_internal_error(v);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:

@@ -10,8 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpuid.h"
 #include "devices/bus.h"
 #include "guestmem.h"
+#include "linux.h"
 #include "loader.h"
 #include "stats.h"
 #include "symbols.h"
@@ -90,6 +92,15 @@ uint64_t vm_stop_count(struct vm *vm);
 int vm_load(struct vm *vm, const char *path, const struct load_opts *opts);
 struct symtab *vm_symbols(struct vm *vm);
 
+/* Boots a Linux kernel (vm_linux.c, linux.h): a bzImage or vmlinux, an initrd,
+ * a command line; symbols from `symbols` (System.map or ELF) or found (see
+ * vm_linux.c) are added to the VM's. The VM becomes `created`. */
+struct vm_linux_opts {
+	const char *kernel, *initrd, *cmdline, *symbols;  /* kernel required */
+	enum linux_how how;
+};
+int vm_load_linux(struct vm *vm, const struct vm_linux_opts *o, struct linux_info *info);
+
 /* Starts (or resumes) the vCPUs in the background. From created, paused or halted. */
 int vm_start(struct vm *vm);
 /* Waits until the VM stops or timeout_ms passes (< 0: no limit). On timeout
@@ -115,6 +126,12 @@ int vm_set_sregs(struct vm *vm, int vcpu, const struct kvm_sregs *sregs);
 /* The vCPU's KVM fd for other per-vCPU ioctls (engine files only): -EINVAL
  * for a bad index, -EBUSY while the VM runs. The fd stays owned by the VM. */
 int vm_vcpu_fd(struct vm *vm, int vcpu);
+
+/* CPUID (vm_cpuid.c): hides features (cpuid.h) from every vCPU; only before
+ * the VM's first run. vm_cpuid_get gives vCPU's table, to free(). */
+int vm_cpuid_hide(struct vm *vm, cpuid_hidden_t hidden);
+cpuid_hidden_t vm_cpuid_hidden(const struct vm *vm);
+int vm_cpuid_get(struct vm *vm, int vcpu, struct kvm_cpuid2 **out);
 
 struct bus *vm_bus(struct vm *vm);
 /* The struct a device model gets to raise IRQs and stop or crash the VM. */

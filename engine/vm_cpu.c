@@ -40,6 +40,28 @@ int vm_set_regs(struct vm *vm, int i, const struct kvm_regs *r) { return vcpu_io
 int vm_get_sregs(struct vm *vm, int i, struct kvm_sregs *s) { return vcpu_ioctl(vm, i, KVM_GET_SREGS, s, "KVM_GET_SREGS"); }
 int vm_set_sregs(struct vm *vm, int i, const struct kvm_sregs *s) { return vcpu_ioctl(vm, i, KVM_SET_SREGS, (void *)s, "KVM_SET_SREGS"); }
 
+int vm_boot(struct vm *vm, const struct boot_plan *plan, const char *what)
+{
+	struct guest_ram ram = vm_ram(vm);
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	int r;
+	memset(&regs, 0, sizeof(regs));
+	if ((r = vm_get_sregs(vm, 0, &sregs)) < 0 ||
+	    (r = boot_prepare(&ram, plan, &regs, &sregs)) < 0 ||
+	    (r = vm_set_sregs(vm, 0, &sregs)) < 0 ||
+	    (r = vm_set_regs(vm, 0, &regs)) < 0)
+		return err_wrap(r, "loading %s", what);
+	struct kvm_mp_state runnable = { KVM_MP_STATE_RUNNABLE };
+	ioctl(vm->vcpus[0].fd, KVM_SET_MP_STATE, &runnable);
+	pthread_mutex_lock(&engine_lock);
+	vm->state = VM_CREATED;
+	memset(&vm->stop, 0, sizeof(vm->stop));
+	vm->stop.vcpu = -1;
+	pthread_mutex_unlock(&engine_lock);
+	return 0;
+}
+
 int vm_load(struct vm *vm, const char *path, const struct load_opts *opts)
 {
 	struct load_opts defaults;
@@ -54,22 +76,7 @@ int vm_load(struct vm *vm, const char *path, const struct load_opts *opts)
 	int r = loader_load(&ram, path, opts, &plan, vm->syms);
 	if (r < 0)
 		return r;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	memset(&regs, 0, sizeof(regs));
-	if ((r = vm_get_sregs(vm, 0, &sregs)) < 0 ||
-	    (r = boot_prepare(&ram, &plan, &regs, &sregs)) < 0 ||
-	    (r = vm_set_sregs(vm, 0, &sregs)) < 0 ||
-	    (r = vm_set_regs(vm, 0, &regs)) < 0)
-		return err_wrap(r, "loading %s", path);
-	struct kvm_mp_state runnable = { KVM_MP_STATE_RUNNABLE };
-	ioctl(vm->vcpus[0].fd, KVM_SET_MP_STATE, &runnable);
-	pthread_mutex_lock(&engine_lock);
-	vm->state = VM_CREATED;
-	memset(&vm->stop, 0, sizeof(vm->stop));
-	vm->stop.vcpu = -1;
-	pthread_mutex_unlock(&engine_lock);
-	return 0;
+	return vm_boot(vm, &plan, path);
 }
 
 /* Pages of guest RAM the host has really backed, from mincore(). */

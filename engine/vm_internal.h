@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "cpuid.h"
 #include "vm.h"
 
 struct uart;
@@ -63,6 +64,7 @@ struct vm {
 	bool solo;             /* only vCPU 0 runs (single-stepping) */
 	bool inline_run;       /* vCPU 0 runs on the caller's thread (vm_step) */
 	int stats_fd;
+	cpuid_hidden_t cpuid_hidden; /* features hidden from every vCPU (vm_cpuid.c) */
 	/* Guarded by engine_lock. */
 	enum vm_state state;
 	int pause_req;         /* also read without the lock by vCPU threads */
@@ -89,7 +91,7 @@ int engine_wait_until(bool (*done)(void *arg), void *arg, uint64_t deadline_ns);
 /* kvm.c: the process-wide /dev/kvm fd and what it supports. */
 int kvm_fd(void);
 int kvm_vcpu_mmap_size(void);
-int kvm_set_cpuid(int vcpu_fd, int index);
+int kvm_set_cpuid(int vcpu_fd, int index, cpuid_hidden_t hidden);
 int kvm_check_cap(int cap);
 
 /* vcpu.c */
@@ -111,6 +113,10 @@ void membase_put(struct membase *b);
 /* Maps base over the VM's RAM at the same address, shared or copy-on-write,
  * and re-registers the memory slots. On failure the old mapping stays. */
 int vm_mem_remap(struct vm *vm, struct membase *base, bool shared);
+
+/* vm_cpu.c: sets up vCPU 0 for a loaded program (boot_prepare) and makes the
+ * VM `created` again; `what` names the program in messages. */
+int vm_boot(struct vm *vm, const struct boot_plan *plan, const char *what);
 
 /* hostcall.c: true once for each vm_interrupt_waits() not yet taken. */
 bool engine_take_interrupt(void);

@@ -26,8 +26,13 @@ SAMPLE_ASFLAGS := -Wall -Werror -I$(SAMPLE_DIR) -Wa,--noexecstack -Wa,--fatal-wa
 SAMPLE_LDFLAGS := -nostdlib --build-id=none -z noexecstack -z max-page-size=0x1000 \
 		  --no-warn-rwx-segments --fatal-warnings
 
-.PHONY: samples
+.PHONY: samples initramfs
 samples: $(SAMPLE_TARGETS)
+
+# Not part of `samples`: it needs busybox-static and cpio (the script installs them).
+initramfs: $(SAMPLE_OUT)/initramfs.cpio.gz
+$(SAMPLE_OUT)/initramfs.cpio.gz: $(SAMPLE_DIR)/mkinitramfs.sh
+	$(SAMPLE_DIR)/mkinitramfs.sh $@
 
 # 16- and 32-bit assembly: .code16/.code32 inside the source pick the mode.
 $(SAMPLE_OBJ)/%.o: $(SAMPLE_DIR)/%.S | $(SAMPLE_OBJ)

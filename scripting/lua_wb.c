@@ -313,6 +313,7 @@ int luaopen_wb(lua_State *L)
 	wbl_open_inspect_methods(L);
 	wbl_open_debug_methods(L);
 	wbl_open_gdb_methods(L);
+	wbl_open_linux_methods(L);
 	lua_pop(L, 1);
 	luaL_newlib(L, wb_funcs);
 	lua_pushstring(L, HVWB_VERSION);

@@ -54,6 +54,7 @@ int wbl_complete_symbols(lua_State *L, const char *line, int start, const char *
 void wbl_inspect_note_stop(lua_State *L, int idx);
 void wbl_open_debug_methods(lua_State *L);  /* lua_debug.c: step, breakpoints, watch */
 void wbl_open_gdb_methods(lua_State *L);    /* lua_gdb.c: vm:gdbserve */
+void wbl_open_linux_methods(lua_State *L);  /* lua_linux.c: load_linux, cpuid */
 /* A stop at a breakpoint whose Lua condition returns false: the run should go on. */
 bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s);
 extern bool wbl_in_callback;
