@@ -1,17 +1,10 @@
 # The plain console (--no-tui) in a real terminal (tmux): prompt, tab completion of
 # wb. names and VM methods, Ctrl-C interrupting a runaway loop, history saved.
 . tests/sh/tap.sh
+. tests/sh/tmux.sh
 command -v tmux >/dev/null || skip_all "tmux is not installed"
 plan 9
 home=$(mktemp -d)
-sock="hvwb-test-$$"
-T() { tmux -L "$sock" "$@"; }
-screen() { T capture-pane -p -t hv; }
-wait_for() { # wait_for REGEX: up to 10 s for the screen to show it
-	for _ in $(seq 1 100); do screen | grep -Eq -- "$1" && return 0; sleep 0.1; done
-	screen | sed 's/^/#   | /'   # what the terminal showed instead
-	return 1
-}
 T new-session -d -s hv -x 100 -y 30 "HOME=$home $HVWB --no-tui"
 wait_for '^hvwb> ?$'; ok $? "the console shows its prompt"
 T send-keys -t hv 'wb.fi' Tab

@@ -5,18 +5,11 @@
 # screen with a time limit, never a fixed sleep, so a loaded machine is slow
 # but not wrong.
 . tests/sh/tap.sh
+. tests/sh/tmux.sh
 command -v tmux >/dev/null || skip_all "tmux is not installed"
 kvm_usable || skip_all "/dev/kvm is not usable by $(id -un)"
 plan 30
 home=$(mktemp -d)
-sock="hvwb-tui-$$"
-T() { tmux -L "$sock" "$@"; }
-screen() { T capture-pane -p -t hv; }
-wait_for() { # wait_for REGEX: up to 20 s for the screen to show it
-	for _ in $(seq 1 200); do screen | grep -Eq -- "$1" && return 0; sleep 0.1; done
-	screen | sed 's/^/#   | /'   # what the terminal showed instead
-	return 1
-}
 field() { screen | sed -nE "s/$1/\\1/p" | head -1; }  # the first capture group of a line
 wait_change() { # wait_change SED-REGEX OLD: up to 20 s for the field to differ from OLD
 	for _ in $(seq 1 200); do
