@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 
 #include "err.h"
+#include "le.h"
 #include "vm.h"
 
 #define XFEATURE_YMM (1ull << 2)
@@ -93,24 +94,21 @@ int cpu_get_xcr0(struct vm *vm, int vcpu, uint64_t *xcr0)
 	return 0;
 }
 
-static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 static void decode_xsave(const uint8_t *a, struct cpu_vector_state *out)
 {
-	out->fcw = get16(a);
-	out->fsw = get16(a + 2);
+	out->fcw = le_get16(a);
+	out->fsw = le_get16(a + 2);
 	out->ftw = a[4];
-	out->fop = get16(a + 6);
-	out->fip = get64(a + 8);
-	out->fdp = get64(a + 16);
-	out->mxcsr = get32(a + 24);
+	out->fop = le_get16(a + 6);
+	out->fip = le_get64(a + 8);
+	out->fdp = le_get64(a + 16);
+	out->mxcsr = le_get32(a + 24);
 	for (int i = 0; i < 8; i++)
 		memcpy(out->st[i], a + 32 + 16 * i, 10);
 	for (int i = 0; i < 16; i++)
 		memcpy(out->xmm[i], a + 160 + 16 * i, 16);
-	out->xstate_bv = get64(a + 512);
+	out->xstate_bv = le_get64(a + 512);
 	/* A component whose XSTATE_BV bit is clear is in its initial state: zero. */
 	if (out->xstate_bv & XFEATURE_YMM)
 		for (int i = 0; i < 16; i++)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "le.h"
 #include "symbols.h"
 
 #define MAX_SYMS 4000000u
@@ -32,30 +33,27 @@ struct ksyms {
 	uint64_t base;
 };
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 /* Is there a token index at i, with its 256 strings ending just before it? */
 static bool token_index_at(struct ksyms *k, size_t i)
 {
 	const uint8_t *p = k->img + i;
-	if (rd16(p) != 0 || rd16(p + 2) < 2 || rd16(p + 2) > 32)
+	if (le_get16(p) != 0 || le_get16(p + 2) < 2 || le_get16(p + 2) > 32)
 		return false;
 	for (int t = 1; t < 256; t++)
-		if (rd16(p + 2 * t) <= rd16(p + 2 * (t - 1)))
+		if (le_get16(p + 2 * t) <= le_get16(p + 2 * (t - 1)))
 			return false;
 	size_t q = i;
 	while (q > 0 && i - q < 8 && k->img[q - 1] == 0)  /* alignment, last NUL */
 		q--;
 	while (q > 0 && k->img[q - 1] != 0)                 /* the last token */
 		q--;
-	size_t last = rd16(p + 510);
+	size_t last = le_get16(p + 510);
 	if (q < last + 1)
 		return false;
 	size_t start = q - last;
 	for (int t = 1; t < 256; t++)
-		if (k->img[start + rd16(p + 2 * t) - 1] != 0)
+		if (k->img[start + le_get16(p + 2 * t) - 1] != 0)
 			return false;
 	k->tokens = start;
 	k->token_index = i;
@@ -98,17 +96,17 @@ static bool names_fit(const struct ksyms *k, size_t names, uint32_t count)
 			return false;
 	}
 	size_t m = (p + 7) & ~(size_t)7;
-	if (m + 8 > end || rd32(k->img + m) != 0)
+	if (m + 8 > end || le_get32(k->img + m) != 0)
 		return false;
-	return count <= 256 || rd32(k->img + m + 4) == marker1;
+	return count <= 256 || le_get32(k->img + m + 4) == marker1;
 }
 
 static bool find_names(struct ksyms *k)
 {
 	size_t lo = k->tokens > SEARCH_BACK ? k->tokens - SEARCH_BACK : 0;
 	for (size_t p = (k->tokens - 16) & ~(size_t)7; p > lo; p -= 8) {
-		uint64_t base = rd64(k->img + p);
-		uint32_t count = rd32(k->img + p + 8);
+		uint64_t base = le_get64(k->img + p);
+		uint32_t count = le_get32(k->img + p + 8);
 		if (base < KERNEL_BASE_MIN || count < 16 || count > MAX_SYMS ||
 		    (size_t)count * 4 > p)
 			continue;
@@ -132,7 +130,7 @@ static size_t expand(const struct ksyms *k, size_t *pos, char *out, size_t cap)
 	if (n & 0x80)
 		n = (n & 0x7f) | (size_t)k->img[p++] << 7;
 	for (size_t i = 0; i < n; i++) {
-		const char *tok = (const char *)k->img + k->tokens + rd16(k->img + k->token_index +
+		const char *tok = (const char *)k->img + k->tokens + le_get16(k->img + k->token_index +
 									 2 * k->img[p + i]);
 		for (; *tok && len + 1 < cap; tok++)
 			out[len++] = *tok;
@@ -146,7 +144,7 @@ static size_t expand(const struct ksyms *k, size_t *pos, char *out, size_t cap)
  * (per-CPU symbols) and negative ones count down from the base. */
 static uint64_t address(const struct ksyms *k, uint32_t i)
 {
-	int32_t off = (int32_t)rd32(k->img + k->offsets + 4 * (size_t)i);
+	int32_t off = (int32_t)le_get32(k->img + k->offsets + 4 * (size_t)i);
 	return off >= 0 ? (uint64_t)off : k->base - 1 - (uint64_t)(int64_t)off;
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "le.h"
 #include "loader_int.h"
 
 #define HDRS_MAGIC 0x53726448u     /* "HdrS" */
@@ -33,12 +34,6 @@
 
 static const uint8_t xz_magic[6] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
 
-static uint16_t get16(const uint8_t *b, size_t o) { return (uint16_t)(b[o] | b[o + 1] << 8); }
-static uint32_t get32(const uint8_t *b, size_t o) { return get16(b, o) | (uint32_t)get16(b, o + 2) << 16; }
-static uint64_t get64(const uint8_t *b, size_t o) { return get32(b, o) | (uint64_t)get32(b, o + 4) << 32; }
-static void put16(uint8_t *b, size_t o, uint16_t v) { b[o] = (uint8_t)v; b[o + 1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *b, size_t o, uint32_t v) { put16(b, o, (uint16_t)v); put16(b, o + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *b, size_t o, uint64_t v) { put32(b, o, (uint32_t)v); put32(b, o + 4, (uint32_t)(v >> 32)); }
 
 static void version_word(const uint8_t *buf, size_t len, size_t at, char *out, size_t cap)
 {
@@ -70,34 +65,34 @@ static int check_sizes(size_t len, struct linux_header *h)
 int linux_parse_header(const uint8_t *buf, size_t len, struct linux_header *h)
 {
 	memset(h, 0, sizeof(*h));
-	if (len < HDR_MAGIC + 4 || get32(buf, HDR_MAGIC) != HDRS_MAGIC)
+	if (len < HDR_MAGIC + 4 || le_get32(buf + HDR_MAGIC) != HDRS_MAGIC)
 		return err_set(-ENOEXEC, "not a Linux kernel: no \"HdrS\" boot header at 0x202 and no ELF magic");
-	h->version = get16(buf, HDR_VERSION);
+	h->version = le_get16(buf + HDR_VERSION);
 	if (h->version < MIN_VERSION)
 		return err_set(-EINVAL, "boot protocol %u.%02u is older than 2.06, which hvwb needs",
 			       h->version >> 8, h->version & 0xff);
 	if (len < 0x268)
 		return err_set(-EINVAL, "truncated bzImage: %zu bytes, not even the whole setup header", len);
-	if (get16(buf, HDR_BOOT_FLAG) != 0xaa55)
+	if (le_get16(buf + HDR_BOOT_FLAG) != 0xaa55)
 		return err_set(-EINVAL, "corrupt bzImage: boot_flag at 0x1fe is 0x%04x, not 0xaa55",
-			       get16(buf, HDR_BOOT_FLAG));
+			       le_get16(buf + HDR_BOOT_FLAG));
 	h->setup_sects = buf[HDR_SETUP_SECTS];
-	h->syssize = get32(buf, 0x1f4);
+	h->syssize = le_get32(buf + 0x1f4);
 	h->loadflags = buf[HDR_LOADFLAGS];
-	h->initrd_addr_max = h->version >= 0x0203 ? get32(buf, 0x22c) : DEFAULT_INITRD_MAX;
-	h->kernel_alignment = get32(buf, 0x230);
+	h->initrd_addr_max = h->version >= 0x0203 ? le_get32(buf + 0x22c) : DEFAULT_INITRD_MAX;
+	h->kernel_alignment = le_get32(buf + 0x230);
 	h->relocatable = buf[0x234];
-	h->xloadflags = h->version >= 0x020c ? get16(buf, 0x236) : 0;
-	h->cmdline_size = get32(buf, 0x238);
-	h->payload_offset = get32(buf, 0x248);
-	h->payload_length = get32(buf, 0x24c);
-	h->pref_address = h->version >= 0x020a ? get64(buf, 0x258) : ONE_MIB;
-	h->init_size = h->version >= 0x020a ? get32(buf, 0x260) : 0;
+	h->xloadflags = h->version >= 0x020c ? le_get16(buf + 0x236) : 0;
+	h->cmdline_size = le_get32(buf + 0x238);
+	h->payload_offset = le_get32(buf + 0x248);
+	h->payload_length = le_get32(buf + 0x24c);
+	h->pref_address = h->version >= 0x020a ? le_get64(buf + 0x258) : ONE_MIB;
+	h->init_size = h->version >= 0x020a ? le_get32(buf + 0x260) : 0;
 	h->hdr_len = (size_t)0x202 + buf[0x201] - BP_HDR;   /* the jump at 0x200 skips the header */
 	if (h->hdr_len > HDR_END - BP_HDR)
 		h->hdr_len = HDR_END - BP_HDR;
-	size_t kv = (size_t)get16(buf, HDR_KERNEL_VERSION) + 0x200;
-	if (get16(buf, HDR_KERNEL_VERSION) && kv < len)
+	size_t kv = (size_t)le_get16(buf + HDR_KERNEL_VERSION) + 0x200;
+	if (le_get16(buf + HDR_KERNEL_VERSION) && kv < len)
 		version_word(buf, len, kv, h->kernel_version, sizeof(h->kernel_version));
 	return check_sizes(len, h);
 }
@@ -144,26 +139,26 @@ static void build_params(uint8_t *zp, const uint8_t *image, const struct linux_h
 	if (h->version) {
 		memcpy(zp + BP_HDR, image + BP_HDR, h->hdr_len);
 	} else {
-		put16(zp, HDR_BOOT_FLAG, 0xaa55);
-		put32(zp, HDR_MAGIC, HDRS_MAGIC);
-		put16(zp, HDR_VERSION, 0x020f);
-		put32(zp, 0x22c, 0x7fffffff);
+		le_put16(zp + HDR_BOOT_FLAG, 0xaa55);
+		le_put32(zp + HDR_MAGIC, HDRS_MAGIC);
+		le_put16(zp + HDR_VERSION, 0x020f);
+		le_put32(zp + 0x22c, 0x7fffffff);
 	}
 	zp[HDR_TYPE_OF_LOADER] = 0xff;               /* "undefined" boot loader */
 	zp[HDR_LOADFLAGS] |= LOADED_HIGH;
-	put16(zp, 0x1fa, 0xffff);                    /* vid_mode: normal */
-	put32(zp, HDR_CMD_LINE_PTR, (uint32_t)LINUX_CMDLINE_ADDR);
-	put32(zp, HDR_RAMDISK_IMAGE, (uint32_t)info->initrd_addr);
-	put32(zp, HDR_RAMDISK_SIZE, (uint32_t)info->initrd_size);
-	put32(zp, BP_EXT_RAMDISK_IMAGE, (uint32_t)(info->initrd_addr >> 32));
-	put32(zp, BP_EXT_RAMDISK_SIZE, (uint32_t)(info->initrd_size >> 32));
+	le_put16(zp + 0x1fa, 0xffff);                    /* vid_mode: normal */
+	le_put32(zp + HDR_CMD_LINE_PTR, (uint32_t)LINUX_CMDLINE_ADDR);
+	le_put32(zp + HDR_RAMDISK_IMAGE, (uint32_t)info->initrd_addr);
+	le_put32(zp + HDR_RAMDISK_SIZE, (uint32_t)info->initrd_size);
+	le_put32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(info->initrd_addr >> 32));
+	le_put32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(info->initrd_size >> 32));
 	struct e820_entry e[BP_E820_MAX];
 	int n = linux_e820(ram->size, high, e, BP_E820_MAX);
 	zp[BP_E820_ENTRIES] = (uint8_t)n;
 	for (int i = 0; i < n; i++) {
-		put64(zp, BP_E820_TABLE + 20 * (size_t)i, e[i].addr);
-		put64(zp, BP_E820_TABLE + 20 * (size_t)i + 8, e[i].size);
-		put32(zp, BP_E820_TABLE + 20 * (size_t)i + 16, e[i].type);
+		le_put64(zp + BP_E820_TABLE + 20 * (size_t)i, e[i].addr);
+		le_put64(zp + BP_E820_TABLE + 20 * (size_t)i + 8, e[i].size);
+		le_put32(zp + BP_E820_TABLE + 20 * (size_t)i + 16, e[i].type);
 	}
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "le.h"
 #include "linux.h"
 
 #define VMLINUX_MAX (1ull << 30)
@@ -17,8 +18,7 @@ int linux_xz_extract(const uint8_t *payload, size_t len, uint8_t **out, size_t *
 {
 	if (len < 16)
 		return err_set(-EINVAL, "payload of %zu bytes is too short for xz data", len);
-	const uint8_t *t = payload + len - 4;
-	uint64_t size = t[0] | t[1] << 8 | t[2] << 16 | (uint64_t)t[3] << 24;
+	uint64_t size = le_get32(payload + len - 4);
 	if (size == 0 || size > VMLINUX_MAX)
 		return err_set(-EINVAL, "payload says it decompresses to %llu bytes: corrupt",
 			       (unsigned long long)size);

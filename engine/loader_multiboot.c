@@ -11,6 +11,7 @@
 
 #include "elfsyms.h"
 #include "err.h"
+#include "le.h"
 #include "loader_int.h"
 
 #define MB_MAGIC        0x1BADB002u
@@ -38,22 +39,6 @@
 #define HIGH_MEM     0x100000ull
 #define LOADER_NAME  "hvwb"
 
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
 
 static uint64_t page_up(uint64_t x)
 {
@@ -64,7 +49,7 @@ long loader_multiboot_find(const uint8_t *buf, size_t len)
 {
 	size_t end = len < MB_SEARCH ? len : MB_SEARCH;
 	for (size_t off = 0; off + MB_HDR_MIN <= end; off += 4)
-		if (get32(buf + off) == MB_MAGIC)
+		if (le_get32(buf + off) == MB_MAGIC)
 			return (long)off;
 	return -1;
 }
@@ -83,8 +68,8 @@ static int read_header(const uint8_t *buf, size_t len, struct mb_header *h)
 			       "first %d bytes", MB_MAGIC, MB_SEARCH);
 	const uint8_t *p = buf + off;
 	h->off = (size_t)off;
-	h->flags = get32(p + 4);
-	if (get32(p) + h->flags + get32(p + 8) != 0)
+	h->flags = le_get32(p + 4);
+	if (le_get32(p) + h->flags + le_get32(p + 8) != 0)
 		return err_set(-ENOEXEC, "multiboot header at offset 0x%zx has a bad checksum "
 			       "(magic + flags + checksum must be 0 modulo 2^32)", h->off);
 	if (h->flags & MB_F_VIDEO)
@@ -99,11 +84,11 @@ static int read_header(const uint8_t *buf, size_t len, struct mb_header *h)
 	if (h->off + MB_HDR_ADDR_END > len)
 		return err_set(-ENOEXEC, "multiboot header at offset 0x%zx is cut off by the end of "
 			       "the file before its address fields", h->off);
-	h->header_addr = get32(p + 12);
-	h->load_addr = get32(p + 16);
-	h->load_end_addr = get32(p + 20);
-	h->bss_end_addr = get32(p + 24);
-	h->entry_addr = get32(p + 28);
+	h->header_addr = le_get32(p + 12);
+	h->load_addr = le_get32(p + 16);
+	h->load_end_addr = le_get32(p + 20);
+	h->bss_end_addr = le_get32(p + 24);
+	h->entry_addr = le_get32(p + 28);
 	return 0;
 }
 
@@ -223,8 +208,8 @@ static int build_info(const struct guest_ram *ram, const char *cmdline,
 		return err_set(-ENOMEM, "out of memory");
 
 	uint32_t flags = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME;
-	put32(b + 4, (uint32_t)(INFO_LIMIT >> 10));                  /* mem_lower, KiB */
-	put32(b + 8, (uint32_t)((ram->size - HIGH_MEM) >> 10));       /* mem_upper, KiB */
+	le_put32(b + 4, (uint32_t)(INFO_LIMIT >> 10));                  /* mem_lower, KiB */
+	le_put32(b + 8, (uint32_t)((ram->size - HIGH_MEM) >> 10));       /* mem_upper, KiB */
 
 	const uint64_t mmap[MMAP_COUNT][3] = {
 		{ 0, INFO_LIMIT, 1 },
@@ -233,37 +218,37 @@ static int build_info(const struct guest_ram *ram, const char *cmdline,
 	};
 	for (int i = 0; i < MMAP_COUNT; i++) {
 		uint8_t *e = b + mmap_off + (size_t)i * MMAP_ENTRY;
-		put32(e, MMAP_ENTRY - 4);
-		put64(e + 4, mmap[i][0]);
-		put64(e + 12, mmap[i][1]);
-		put32(e + 20, (uint32_t)mmap[i][2]);
+		le_put32(e, MMAP_ENTRY - 4);
+		le_put64(e + 4, mmap[i][0]);
+		le_put64(e + 12, mmap[i][1]);
+		le_put32(e + 20, (uint32_t)mmap[i][2]);
 	}
-	put32(b + 44, MMAP_COUNT * MMAP_ENTRY);
-	put32(b + 48, (uint32_t)(INFO_ADDR + mmap_off));
+	le_put32(b + 44, MMAP_COUNT * MMAP_ENTRY);
+	le_put32(b + 48, (uint32_t)(INFO_ADDR + mmap_off));
 
 	size_t s = str_off;
-	put32(b + 16, (uint32_t)(INFO_ADDR + s));
+	le_put32(b + 16, (uint32_t)(INFO_ADDR + s));
 	strcpy((char *)b + s, cmdline);
 	s += strlen(cmdline) + 1;
-	put32(b + 64, (uint32_t)(INFO_ADDR + s));
+	le_put32(b + 64, (uint32_t)(INFO_ADDR + s));
 	strcpy((char *)b + s, LOADER_NAME);
 	s += sizeof(LOADER_NAME);
 	if (m->n) {
 		flags |= MBI_MODS;
-		put32(b + 20, (uint32_t)m->n);
-		put32(b + 24, (uint32_t)(INFO_ADDR + mods_off));
+		le_put32(b + 20, (uint32_t)m->n);
+		le_put32(b + 24, (uint32_t)(INFO_ADDR + mods_off));
 	}
 	for (int i = 0; i < m->n; i++) {
 		uint8_t *e = b + mods_off + (size_t)i * MOD_ENTRY;
 		const char *str = opts->modules[i].string ? opts->modules[i].string
 							  : opts->modules[i].path;
-		put32(e, (uint32_t)m->addr[i]);
-		put32(e + 4, (uint32_t)(m->addr[i] + m->len[i]));
-		put32(e + 8, (uint32_t)(INFO_ADDR + s));
+		le_put32(e, (uint32_t)m->addr[i]);
+		le_put32(e + 4, (uint32_t)(m->addr[i] + m->len[i]));
+		le_put32(e + 8, (uint32_t)(INFO_ADDR + s));
 		strcpy((char *)b + s, str);
 		s += strlen(str) + 1;
 	}
-	put32(b, flags);
+	le_put32(b, flags);
 	*out = b;
 	*outlen = size;
 	return 0;

@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "cpuid.h"
 #include "vm.h"
 
 struct uart;
