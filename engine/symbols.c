@@ -277,6 +277,21 @@ int sym_load_sysmap(struct symtab *tab, const char *path)
 	return added;
 }
 
+int sym_load_file(struct symtab *tab, const char *path)
+{
+	char magic[4] = { 0 };
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		int e = errno;
+		return err_set(-e, "%s: %s", path, strerror(e));
+	}
+	size_t n = fread(magic, 1, sizeof(magic), f);
+	fclose(f);
+	if (n == sizeof(magic) && memcmp(magic, "\177ELF", 4) == 0)
+		return sym_load_elf(tab, path);
+	return sym_load_sysmap(tab, path);
+}
+
 /* --- queries ---------------------------------------------------------------- */
 
 const char *sym_lookup(struct symtab *tab, uint64_t addr, uint64_t *offset)

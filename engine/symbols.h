@@ -17,6 +17,8 @@ int sym_add(struct symtab *tab, const char *name, uint64_t addr, uint64_t size);
 int sym_load_elf(struct symtab *tab, const char *path);
 /* Adds the symbols of a System.map ("ffffffff81000000 T _text" lines). */
 int sym_load_sysmap(struct symtab *tab, const char *path);
+/* Either of the two, by the file's first bytes. */
+int sym_load_file(struct symtab *tab, const char *path);
 
 /* Adds the symbols a Linux kernel image (vmlinux, stripped or not) carries in
  * its kallsyms tables (kallsyms.c). Returns the number added or -errno. */

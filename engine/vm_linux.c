@@ -20,19 +20,6 @@
  * the addresses its symbols name. */
 #define DEFAULT_CMDLINE "console=ttyS0 nokaslr"
 
-static int load_symbol_file(struct symtab *tab, const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char magic[4] = { 0 };
-	if (!f)
-		return err_set(-errno, "symbols %s: %s", path, strerror(errno));
-	size_t n = fread(magic, 1, 4, f);
-	fclose(f);
-	if (n == 4 && memcmp(magic, "\177ELF", 4) == 0)
-		return sym_load_elf(tab, path);
-	return sym_load_sysmap(tab, path);
-}
-
 /* System.map-<version> in the kernel's directory, then in /boot. */
 static void default_sysmap(struct symtab *tab, const char *kernel, const char *version)
 {
@@ -91,7 +78,7 @@ int vm_load_linux(struct vm *vm, const struct vm_linux_opts *o, struct linux_inf
 	struct symtab *syms = sym_create();
 	if (!syms)
 		return err_set(-ENOMEM, "out of memory");
-	int r = o->symbols ? load_symbol_file(syms, o->symbols) : 0;
+	int r = o->symbols ? sym_load_file(syms, o->symbols) : 0;
 	if (r >= 0)
 		r = load(vm, o, syms, info);
 	if (r >= 0 && !o->symbols && info->nsyms == 0)

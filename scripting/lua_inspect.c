@@ -458,17 +458,6 @@ static int vm_addr(lua_State *L)
 	return 1;
 }
 
-static bool is_elf(const char *path)
-{
-	unsigned char magic[4] = { 0 };
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return false;
-	size_t n = fread(magic, 1, 4, f);
-	fclose(f);
-	return n == 4 && memcmp(magic, "\177ELF", 4) == 0;
-}
-
 /* vm:symbols(path) -> number added (ELF or System.map); vm:symbols() -> count. */
 static int vm_symbols_m(lua_State *L)
 {
@@ -480,7 +469,7 @@ static int vm_symbols_m(lua_State *L)
 	}
 	const char *path = luaL_checkstring(L, 2);
 	size_t before = sym_count(tab);
-	int r = is_elf(path) ? sym_load_elf(tab, path) : sym_load_sysmap(tab, path);
+	int r = sym_load_file(tab, path);
 	if (r < 0)
 		return wbl_fail(L, r);
 	lua_pushinteger(L, (lua_Integer)(sym_count(tab) - before));

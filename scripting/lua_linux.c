@@ -108,28 +108,29 @@ static void push_leaves(lua_State *L, const struct kvm_cpuid2 *c)
 	}
 }
 
+/* The names of the hidden features; with c, only those that c still shows. */
+static void push_hidden(lua_State *L, const struct cpuid_feature *f, size_t nf, cpuid_hidden_t hidden,
+			const struct kvm_cpuid2 *c)
+{
+	lua_newtable(L);
+	int k = 0;
+	for (size_t i = 0; i < nf; i++)
+		if (((hidden >> i) & 1) && (!c || cpuid_has(c, &f[i]))) {
+			lua_pushstring(L, f[i].name);
+			lua_rawseti(L, -2, ++k);
+		}
+}
+
 /* { hidden = {names}, kept = {names}, features = {name = present}, leaves = {{leaf=, subleaf=, eax=, ...}} } */
 static void push_cpuid(lua_State *L, struct vm *vm, const struct kvm_cpuid2 *c)
 {
 	size_t nf;
 	const struct cpuid_feature *f = cpuid_features(&nf);
 	cpuid_hidden_t hidden = vm_cpuid_hidden(vm);
-	lua_createtable(L, 0, 3);
-	lua_newtable(L);
-	int k = 0;
-	for (size_t i = 0; i < nf; i++)
-		if ((hidden >> i) & 1) {
-			lua_pushstring(L, f[i].name);
-			lua_rawseti(L, -2, ++k);
-		}
+	lua_createtable(L, 0, 4);
+	push_hidden(L, f, nf, hidden, NULL);
 	lua_setfield(L, -2, "hidden");
-	lua_newtable(L);     /* hidden, yet still shown by this host's KVM (PVM: xsave) */
-	k = 0;
-	for (size_t i = 0; i < nf; i++)
-		if (((hidden >> i) & 1) && cpuid_has(c, &f[i])) {
-			lua_pushstring(L, f[i].name);
-			lua_rawseti(L, -2, ++k);
-		}
+	push_hidden(L, f, nf, hidden, c);   /* hidden, yet still shown by this host's KVM (PVM: xsave) */
 	lua_setfield(L, -2, "kept");
 	lua_createtable(L, 0, (int)nf);
 	for (size_t i = 0; i < nf; i++) {
