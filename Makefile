@@ -17,7 +17,7 @@ CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -pthread \
 LDFLAGS  += -pthread $(SAN)
 LDLIBS   += $(PKG_LIBS) -lm
 
-LIB_SRC  := $(wildcard engine/*.c engine/*/*.c engine/*/*/*.c devices/*.c scripting/*.c tui/*.c)
+LIB_SRC  := $(wildcard util/*.c engine/*/*.c engine/*/*/*.c devices/*.c scripting/*.c tui/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/vm.h"
+#include "engine/core/vm.h"
 #include "scripting/console.h"
 #include "scripting/lua_wb.h"
 #include "tui/tui.h"

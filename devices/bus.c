@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/err.h"
+#include "util/err.h"
 
 struct bus_range {
 	uint64_t base;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/err.h"
+#include "util/err.h"
 
 struct debugexit {
 	struct device dev;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/vm.h"
+#include "engine/core/vm.h"
 #include "scripting/console.h"
 #include "scripting/lua_wb.h"
 

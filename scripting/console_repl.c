@@ -12,7 +12,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 
-#include "engine/hostcall.h"
+#include "engine/core/hostcall.h"
 #include "scripting/console.h"
 #include "scripting/lua_wb.h"
 

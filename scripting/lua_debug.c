@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/debug.h"
-#include "engine/disasm.h"
-#include "engine/err.h"
-#include "engine/vm.h"
+#include "engine/debug/debug.h"
+#include "engine/debug/disasm.h"
+#include "util/err.h"
+#include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
 /* The VM's Lua-side table (user value 1), created on demand, pushed. */

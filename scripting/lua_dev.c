@@ -11,9 +11,9 @@
 
 #include "devices/bus.h"
 #include "devices/uart16550.h"
-#include "engine/err.h"
-#include "engine/hostcall.h"
-#include "engine/vm.h"
+#include "util/err.h"
+#include "engine/core/hostcall.h"
+#include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
 struct luadev {

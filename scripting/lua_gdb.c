@@ -4,8 +4,8 @@
 #include <lauxlib.h>
 #include <stdio.h>
 
-#include "engine/gdbstub.h"
-#include "engine/vm.h"
+#include "engine/debug/gdbstub.h"
+#include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
 static void say_listening(void *arg, const char *addr, int port)

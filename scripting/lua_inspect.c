@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cpustate.h"
-#include "engine/disasm.h"
-#include "engine/err.h"
-#include "engine/mmu.h"
-#include "engine/symbols.h"
-#include "engine/vm.h"
+#include "engine/core/cpustate.h"
+#include "engine/debug/disasm.h"
+#include "util/err.h"
+#include "engine/debug/mmu.h"
+#include "engine/debug/symbols.h"
+#include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
 #define SNAP_KEY "hvwb.inspect.snapshots"

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cpuid.h"
-#include "engine/vm.h"
+#include "engine/boot/cpuid.h"
+#include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
 static const char *opt_string(lua_State *L, int t, const char *field)

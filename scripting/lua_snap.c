@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/err.h"
-#include "engine/snapshot.h"
-#include "engine/vm.h"
+#include "util/err.h"
+#include "engine/state/snapshot.h"
+#include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
 #define SNAP_META "hvwb.snapshot"

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "engine/err.h"
+#include "util/err.h"
 #include "devices/uart16550.h"
-#include "engine/vm.h"
+#include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
 /* ---- registers ---- */

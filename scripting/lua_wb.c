@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/err.h"
-#include "engine/hostcall.h"
-#include "engine/probe.h"
-#include "engine/vm.h"
+#include "util/err.h"
+#include "engine/core/hostcall.h"
+#include "engine/debug/probe.h"
+#include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
 #define VMS_KEY "hvwb.vms"   /* registry: lightuserdata(struct vm*) -> userdata */

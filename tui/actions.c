@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/debug.h"
-#include "engine/err.h"
-#include "engine/mmu.h"
+#include "engine/debug/debug.h"
+#include "util/err.h"
+#include "engine/debug/mmu.h"
 #include "tui/tui_int.h"
 
 static struct tui_vm *target(struct tui *t)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/snapshot.h"
+#include "engine/state/snapshot.h"
 #include "tui/tui_int.h"
 
 #define MAX_VMS 4096

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/debug.h"
-#include "engine/err.h"
+#include "engine/debug/debug.h"
+#include "util/err.h"
 #include "tui/tui_int.h"
 
 #define BACK_BYTES 40     /* how far before RIP to look for instruction starts */

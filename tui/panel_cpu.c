@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/disasm.h"
+#include "engine/debug/disasm.h"
 #include "tui/tui_int.h"
 
 struct reg_cell { const char *name; uint64_t now, before; };

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/vm.h"
+#include "engine/core/vm.h"
 #include "tui/tui_int.h"
 
 struct role_def {

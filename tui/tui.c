@@ -15,7 +15,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 
-#include "engine/hostcall.h"
+#include "engine/core/hostcall.h"
 #include "scripting/console.h"
 #include "scripting/lua_wb.h"
 #include "tui/tui.h"

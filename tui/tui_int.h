@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/disasm.h"
-#include "engine/stats.h"
-#include "engine/vm.h"
+#include "engine/debug/disasm.h"
+#include "engine/core/stats.h"
+#include "engine/core/vm.h"
 
 #define TUI_HIST 60          /* seconds of history behind each sparkline */
 #define TUI_DISASM 48        /* instructions disassembled around RIP */

@@ -14,8 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "engine/boot.h"
-#include "engine/err.h"
+#include "engine/boot/boot.h"
+#include "util/err.h"
 #include "tap.h"
 
 #define RAM_SIZE (4ull << 20)

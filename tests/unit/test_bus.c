@@ -7,7 +7,7 @@
 
 #include "tap.h"
 #include "devices/bus.h"
-#include "engine/err.h"
+#include "util/err.h"
 
 struct rec {
 	int calls;

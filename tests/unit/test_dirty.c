@@ -1,9 +1,9 @@
 /* test_dirty: snap_mem_dirty, the "dirtied since the last snapshot" figure of
  * the dashboard: none before a snapshot, the pages written after one, and
  * nothing again right after the next. Needs /dev/kvm. */
-#include "engine/err.h"
-#include "engine/snapshot.h"
-#include "engine/vm.h"
+#include "util/err.h"
+#include "engine/state/snapshot.h"
+#include "engine/core/vm.h"
 #include <errno.h>
 
 #include "tap.h"

@@ -3,7 +3,7 @@
  * oversized packets, NULs, binary data). */
 #include <errno.h>
 
-#include "engine/gdbproto.h"
+#include "engine/debug/gdbproto.h"
 #include "tap.h"
 
 static struct gdb_parser P;

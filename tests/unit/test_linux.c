@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cpuid.h"
-#include "engine/err.h"
-#include "engine/linux.h"
-#include "engine/symbols.h"
+#include "engine/boot/cpuid.h"
+#include "util/err.h"
+#include "engine/boot/linux.h"
+#include "engine/debug/symbols.h"
 #include "tap.h"
 
 #define MiB (1ull << 20)

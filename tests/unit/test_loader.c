@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/err.h"
-#include "engine/loader.h"
+#include "util/err.h"
+#include "engine/boot/loader.h"
 #include "tap.h"
 
 #define MiB (1ull << 20)

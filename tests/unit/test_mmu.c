@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine/err.h"
-#include "engine/mmu.h"
+#include "util/err.h"
+#include "engine/debug/mmu.h"
 #include "tap.h"
 
 #define RAM_SIZE (1u << 20)

@@ -1,6 +1,6 @@
 /* test_size: VM memory sizes as users write them ("64M", "2G", bytes). */
-#include "engine/err.h"
-#include "engine/vm.h"
+#include "util/err.h"
+#include "engine/core/vm.h"
 #include "tap.h"
 
 static void good(const char *text, uint64_t want)

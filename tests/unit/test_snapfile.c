@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/err.h"
-#include "engine/snapshot.h"
+#include "util/err.h"
+#include "engine/state/snapshot.h"
 #include "tap.h"
 
 static void test_crc(void)

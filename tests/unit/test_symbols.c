@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/err.h"
-#include "engine/loader.h"
-#include "engine/symbols.h"
+#include "util/err.h"
+#include "engine/boot/loader.h"
+#include "engine/debug/symbols.h"
 #include "tap.h"
 
 struct symdef {

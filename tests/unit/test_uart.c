@@ -7,7 +7,7 @@
 #include "devices/bus.h"
 #include "devices/debugexit.h"
 #include "devices/uart16550.h"
-#include "engine/err.h"
+#include "util/err.h"
 
 #define COM1 0x3f8
 enum { THR = 0, RBR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4,

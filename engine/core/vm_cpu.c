@@ -1,0 +1,138 @@
+/* vm_cpu: what is done to a stopped VM's vCPUs from outside: registers,
+ * loading a program and pointing vCPU 0 at it, and reading statistics. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "engine/core/vm_internal.h"
+
+/* The vCPU to touch, or NULL with a message if the index is bad or the VM runs
+ * (its registers belong to the vCPU thread while it is in KVM_RUN). */
+static struct vcpu *stopped_vcpu(struct vm *vm, int index)
+{
+	if (index < 0 || index >= vm->nvcpus) {
+		err_set(-EINVAL, "VM %s has no vCPU %d (it has %d)", vm->name, index, vm->nvcpus);
+		return NULL;
+	}
+	if (vm_state(vm) == VM_RUNNING) {
+		err_set(-EBUSY, "VM %s is running: pause it first", vm->name);
+		return NULL;
+	}
+	return &vm->vcpus[index];
+}
+
+static int vcpu_ioctl(struct vm *vm, int index, unsigned long req, void *arg, const char *what)
+{
+	struct vcpu *v = stopped_vcpu(vm, index);
+	if (!v)
+		return -EBUSY;
+	if (ioctl(v->fd, req, arg) < 0)
+		return err_set(-errno, "%s on vCPU %d: %s", what, index, strerror(errno));
+	return 0;
+}
+
+int vm_get_regs(struct vm *vm, int i, struct kvm_regs *r) { return vcpu_ioctl(vm, i, KVM_GET_REGS, r, "KVM_GET_REGS"); }
+int vm_set_regs(struct vm *vm, int i, const struct kvm_regs *r) { return vcpu_ioctl(vm, i, KVM_SET_REGS, (void *)r, "KVM_SET_REGS"); }
+int vm_get_sregs(struct vm *vm, int i, struct kvm_sregs *s) { return vcpu_ioctl(vm, i, KVM_GET_SREGS, s, "KVM_GET_SREGS"); }
+int vm_set_sregs(struct vm *vm, int i, const struct kvm_sregs *s) { return vcpu_ioctl(vm, i, KVM_SET_SREGS, (void *)s, "KVM_SET_SREGS"); }
+
+int vm_boot(struct vm *vm, const struct boot_plan *plan, const char *what)
+{
+	struct guest_ram ram = vm_ram(vm);
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	int r;
+	memset(&regs, 0, sizeof(regs));
+	if ((r = vm_get_sregs(vm, 0, &sregs)) < 0 ||
+	    (r = boot_prepare(&ram, plan, &regs, &sregs)) < 0 ||
+	    (r = vm_set_sregs(vm, 0, &sregs)) < 0 ||
+	    (r = vm_set_regs(vm, 0, &regs)) < 0)
+		return err_wrap(r, "loading %s", what);
+	struct kvm_mp_state runnable = { KVM_MP_STATE_RUNNABLE };
+	ioctl(vm->vcpus[0].fd, KVM_SET_MP_STATE, &runnable);
+	pthread_mutex_lock(&engine_lock);
+	vm->state = VM_CREATED;
+	memset(&vm->stop, 0, sizeof(vm->stop));
+	vm->stop.vcpu = -1;
+	pthread_mutex_unlock(&engine_lock);
+	return 0;
+}
+
+int vm_load(struct vm *vm, const char *path, const struct load_opts *opts)
+{
+	struct load_opts defaults;
+	if (!opts) {
+		load_opts_init(&defaults);
+		opts = &defaults;
+	}
+	if (!stopped_vcpu(vm, 0))
+		return -EBUSY;
+	struct guest_ram ram = vm_ram(vm);
+	struct boot_plan plan;
+	int r = loader_load(&ram, path, opts, &plan, vm->syms);
+	if (r < 0)
+		return r;
+	return vm_boot(vm, &plan, path);
+}
+
+/* Pages of guest RAM the host has really backed, from mincore(). */
+static uint64_t resident_bytes(struct vm *vm)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages = (vm->mem_size + (uint64_t)page - 1) / (uint64_t)page;
+	unsigned char *vec = malloc(pages);
+	uint64_t n = 0;
+	if (vec && mincore(vm->mem, vm->mem_size, vec) == 0)
+		for (size_t i = 0; i < pages; i++)
+			n += vec[i] & 1;
+	free(vec);
+	return n * (uint64_t)page;
+}
+
+int vm_stats(struct vm *vm, struct vm_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->vcpu = calloc((size_t)vm->nvcpus, sizeof(*out->vcpu));
+	if (!out->vcpu)
+		return err_set(-ENOMEM, "out of memory");
+	out->nvcpus = vm->nvcpus;
+	for (int i = 0; i < vm->nvcpus; i++) {
+		stats_copy(&out->vcpu[i], &vm->vcpus[i].stats);
+		stats_add(&out->total, &out->vcpu[i]);
+	}
+	out->mem_size = vm->mem_size;
+	out->resident_bytes = resident_bytes(vm);
+	out->created_ns = vm->created_ns;
+	pthread_mutex_lock(&engine_lock);
+	out->run_ns = vm->run_ns;
+	if (vm->state == VM_RUNNING)
+		out->run_ns += stats_now_ns() - vm->run_started_ns;
+	pthread_mutex_unlock(&engine_lock);
+	return 0;
+}
+
+void vm_stats_free(struct vm_stats *st)
+{
+	free(st->vcpu);
+	st->vcpu = NULL;
+}
+
+int vm_kvm_stats(struct vm *vm, int vcpu, void (*fn)(void *arg, const char *name, uint64_t value),
+		 void *arg)
+{
+	if (vcpu >= vm->nvcpus)
+		return err_set(-EINVAL, "VM %s has no vCPU %d", vm->name, vcpu);
+	return stats_kvm_read(vcpu < 0 ? vm->stats_fd : vm->vcpus[vcpu].stats_fd, fn, arg);
+}
+
+int vm_vcpu_fd(struct vm *vm, int index)
+{
+	struct vcpu *v = stopped_vcpu(vm, index);
+	if (!v)
+		return index < 0 || index >= vm->nvcpus ? -EINVAL : -EBUSY;
+	return v->fd;
+}

@@ -1,0 +1,865 @@
+/* gdbstub: a gdb remote-protocol server for one VM, run on the main thread
+ * because every engine call must be made there (waits serve Lua host calls).
+ * One connection at a time: the session reads packets (gdbproto.c), answers
+ * them from the stopped VM, and while the guest runs polls the socket for
+ * gdb's 0x03 interrupt and the engine for the stop. Registers follow a target
+ * description written here (x86-64 or i386 general and x87 registers, chosen
+ * by the vCPU's mode when gdb connects); addresses are linear and go through
+ * the guest's page tables (mmu.h). gdb's software breakpoints (Z0) become
+ * hardware ones while a debug register is free, because ring-0 int3 does not
+ * trap on hosts without VT-x (HOST-KVM.md). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine/debug/debug.h"
+#include "util/err.h"
+#include "engine/debug/gdbproto.h"
+#include "engine/debug/gdbstub.h"
+#include "engine/core/hostcall.h"
+#include "engine/debug/mmu.h"
+#include "engine/core/vm.h"
+
+/* ---- registers ---- */
+
+enum reg_kind { R_GPR, R_FLAGS, R_SEG, R_BASE, R_ST, R_FPU };
+
+struct reg_desc {
+	const char *name;
+	int bits;
+	enum reg_kind kind;
+	size_t off;             /* R_GPR: offset in kvm_regs; R_SEG/R_BASE: offset in
+				   kvm_sregs; R_ST: index; R_FPU: which control word */
+	const char *type;
+};
+
+#define GPR(n, f, b, t) { n, b, R_GPR, offsetof(struct kvm_regs, f), t }
+#define SEG(n, f) { n, 32, R_SEG, offsetof(struct kvm_sregs, f), "int32" }
+#define ST(i) { "st" #i, 80, R_ST, i, "i387_ext" }
+#define X87_REGS \
+	ST(0), ST(1), ST(2), ST(3), ST(4), ST(5), ST(6), ST(7), \
+	{ "fctrl", 32, R_FPU, 0, "int" }, { "fstat", 32, R_FPU, 1, "int" }, \
+	{ "ftag", 32, R_FPU, 2, "int" }, { "fiseg", 32, R_FPU, 3, "int" }, \
+	{ "fioff", 32, R_FPU, 4, "int" }, { "foseg", 32, R_FPU, 5, "int" }, \
+	{ "fooff", 32, R_FPU, 6, "int" }, { "fop", 32, R_FPU, 7, "int" }
+#define SEGS SEG("cs", cs), SEG("ss", ss), SEG("ds", ds), SEG("es", es), SEG("fs", fs), SEG("gs", gs)
+
+static const struct reg_desc regs64[] = {
+	GPR("rax", rax, 64, "int64"), GPR("rbx", rbx, 64, "int64"), GPR("rcx", rcx, 64, "int64"),
+	GPR("rdx", rdx, 64, "int64"), GPR("rsi", rsi, 64, "int64"), GPR("rdi", rdi, 64, "int64"),
+	GPR("rbp", rbp, 64, "data_ptr"), GPR("rsp", rsp, 64, "data_ptr"),
+	GPR("r8", r8, 64, "int64"), GPR("r9", r9, 64, "int64"), GPR("r10", r10, 64, "int64"),
+	GPR("r11", r11, 64, "int64"), GPR("r12", r12, 64, "int64"), GPR("r13", r13, 64, "int64"),
+	GPR("r14", r14, 64, "int64"), GPR("r15", r15, 64, "int64"),
+	GPR("rip", rip, 64, "code_ptr"), { "eflags", 32, R_FLAGS, 0, "int32" },
+	SEGS, X87_REGS,
+	{ "fs_base", 64, R_BASE, offsetof(struct kvm_sregs, fs.base), "int64" },
+	{ "gs_base", 64, R_BASE, offsetof(struct kvm_sregs, gs.base), "int64" },
+};
+#define REGS64_CORE 40  /* the rest is the segments feature */
+
+static const struct reg_desc regs32[] = {
+	GPR("eax", rax, 32, "int32"), GPR("ecx", rcx, 32, "int32"), GPR("edx", rdx, 32, "int32"),
+	GPR("ebx", rbx, 32, "int32"), GPR("esp", rsp, 32, "data_ptr"), GPR("ebp", rbp, 32, "data_ptr"),
+	GPR("esi", rsi, 32, "int32"), GPR("edi", rdi, 32, "int32"),
+	GPR("eip", rip, 32, "code_ptr"), { "eflags", 32, R_FLAGS, 0, "int32" },
+	SEGS, X87_REGS,
+};
+
+#define NREGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* A snapshot of one vCPU, read when gdb asks and written back after changes. */
+struct cpu {
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct kvm_fpu f;
+	bool have_fpu;
+};
+
+/* ---- the session ---- */
+
+struct gdb_bp {
+	char type;              /* '0'..'4' as in Z0..Z4 */
+	uint64_t addr, len;
+	int id;                 /* debug_add's id */
+};
+
+struct session {
+	struct vm *vm;
+	int fd;
+	bool noack, done, long_mode;
+	enum gdb_end end;
+	int gvcpu;              /* Hg: the vCPU g/G/p/P/m/M address */
+	const struct reg_desc *regs;
+	int nregs, pc_reg, sp_reg, fp_reg;
+	struct gdb_parser parser;
+	struct gdb_bp bps[DEBUG_MAX_BREAKPOINTS];
+	int nbps;
+	uint8_t in[4096];
+	size_t in_pos, in_len;
+	char xml[8192];
+	size_t xml_len;
+	char reply[GDB_MAX_PAYLOAD + 1];
+	size_t rlen;
+	char frame[GDB_MAX_FRAME + 1];
+	int frame_len;          /* the last reply sent, kept for a '-' */
+};
+
+static void put(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(s->reply + s->rlen, sizeof(s->reply) - s->rlen, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		s->rlen += (size_t)n < sizeof(s->reply) - s->rlen ? (size_t)n : sizeof(s->reply) - 1 - s->rlen;
+}
+
+static void put_error(struct session *s, int code)
+{
+	s->rlen = 0;
+	put(s, "E%02x", (code < 0 ? -code : code) & 0xff);
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return err_set(-EPIPE, "gdb connection lost while sending");
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Sends s->reply as a packet, preceded by the ack of the packet it answers. */
+static int send_reply(struct session *s)
+{
+	char *f = s->frame;
+	int n = gdb_frame(s->reply, s->rlen, f + 1, sizeof(s->frame) - 1);
+	if (n < 0)
+		return err_set(n, "gdb reply too long");
+	s->frame_len = n;
+	s->rlen = 0;
+	if (s->noack)
+		return write_all(s->fd, f + 1, (size_t)n);
+	f[0] = '+';
+	return write_all(s->fd, f, (size_t)n + 1);
+}
+
+/* ---- reading the vCPU ---- */
+
+static int cpu_read(struct session *s, struct cpu *c)
+{
+	int r = vm_get_regs(s->vm, s->gvcpu, &c->r);
+	if (r == 0)
+		r = vm_get_sregs(s->vm, s->gvcpu, &c->s);
+	int fd = r == 0 ? vm_vcpu_fd(s->vm, s->gvcpu) : -1;
+	c->have_fpu = fd >= 0 && ioctl(fd, KVM_GET_FPU, &c->f) == 0;
+	if (!c->have_fpu)
+		memset(&c->f, 0, sizeof(c->f));
+	return r;
+}
+
+static int cpu_write(struct session *s, const struct cpu *c)
+{
+	int r = vm_set_regs(s->vm, s->gvcpu, &c->r);
+	return r < 0 ? r : vm_set_sregs(s->vm, s->gvcpu, &c->s);
+}
+
+static uint64_t fpu_word(const struct kvm_fpu *f, size_t which)
+{
+	uint64_t tag = 0;
+	switch (which) {
+	case 0: return f->fcw;
+	case 1: return f->fsw;
+	case 2: /* the full tag word from fxsave's abridged one: empty (3) or valid (0) */
+		for (int i = 0; i < 8; i++)
+			tag |= (uint64_t)((f->ftwx >> i) & 1 ? 0 : 3) << (2 * i);
+		return tag;
+	case 4: return (uint32_t)f->last_ip;
+	case 6: return (uint32_t)f->last_dp;
+	case 7: return f->last_opcode;
+	default: return 0;
+	}
+}
+
+/* Little-endian bytes of register n into out; returns its size in bytes. */
+static int reg_get(const struct reg_desc *d, const struct cpu *c, uint8_t *out)
+{
+	uint64_t v = 0;
+	int size = d->bits / 8;
+	switch (d->kind) {
+	case R_GPR: memcpy(&v, (const char *)&c->r + d->off, 8); break;
+	case R_FLAGS: v = c->r.rflags; break;
+	case R_SEG: memcpy(&v, (const char *)&c->s + d->off + offsetof(struct kvm_segment, selector), 2); break;
+	case R_BASE: memcpy(&v, (const char *)&c->s + d->off, 8); break;
+	case R_FPU: v = fpu_word(&c->f, d->off); break;
+	case R_ST: memcpy(out, c->f.fpr[d->off], 10); return size;
+	}
+	memcpy(out, &v, (size_t)size); /* x86 is little-endian, as gdb wants */
+	return size;
+}
+
+/* Sets register n from size bytes; x87 state is read-only here. */
+static int reg_set(const struct reg_desc *d, struct cpu *c, const uint8_t *in)
+{
+	uint64_t v = 0;
+	memcpy(&v, in, (size_t)d->bits / 8);
+	switch (d->kind) {
+	case R_GPR: memcpy((char *)&c->r + d->off, &v, (size_t)d->bits / 8); return 0;
+	case R_FLAGS: c->r.rflags = (c->r.rflags & ~0xffffffffull) | v; return 0;
+	case R_BASE: memcpy((char *)&c->s + d->off, &v, 8); return 0;
+	case R_SEG: {
+		struct kvm_segment *seg = (struct kvm_segment *)((char *)&c->s + d->off);
+		if (seg->selector == (uint16_t)v)
+			return 0;
+		if (c->s.cr0 & 1) /* would need a descriptor load from the GDT */
+			return err_set(-EINVAL, "segment registers can only be changed in real mode");
+		seg->selector = (uint16_t)v;
+		seg->base = (uint64_t)(uint16_t)v << 4;
+		return 0;
+	}
+	default:
+		return 0; /* x87 writes are accepted and ignored */
+	}
+}
+
+/* ---- target description ---- */
+
+static void build_xml(struct session *s)
+{
+	size_t n = 0, cap = sizeof(s->xml);
+	n += (size_t)snprintf(s->xml + n, cap - n,
+		"<?xml version=\"1.0\"?><!DOCTYPE target SYSTEM \"gdb-target.dtd\">"
+		"<target version=\"1.0\"><architecture>%s</architecture>"
+		"<feature name=\"org.gnu.gdb.i386.core\">", s->long_mode ? "i386:x86-64" : "i386");
+	for (int i = 0; i < s->nregs && n < cap; i++) {
+		if (s->long_mode && i == REGS64_CORE)
+			n += (size_t)snprintf(s->xml + n, cap - n,
+				"</feature><feature name=\"org.gnu.gdb.i386.segments\">");
+		const struct reg_desc *d = &s->regs[i];
+		n += (size_t)snprintf(s->xml + n, cap - n, "<reg name=\"%s\" bitsize=\"%d\" type=\"%s\"%s/>",
+				      d->name, d->bits, d->type,
+				      d->kind == R_FPU ? " group=\"float\"" : "");
+	}
+	if (n < cap)
+		n += (size_t)snprintf(s->xml + n, cap - n, "</feature></target>");
+	s->xml_len = n < cap ? n : cap - 1;
+}
+
+static void choose_layout(struct session *s)
+{
+	struct kvm_sregs sr;
+	s->long_mode = vm_get_sregs(s->vm, 0, &sr) == 0 && (sr.efer & (1u << 10)); /* EFER.LMA */
+	s->regs = s->long_mode ? regs64 : regs32;
+	s->nregs = s->long_mode ? NREGS(regs64) : NREGS(regs32);
+	s->pc_reg = s->long_mode ? 16 : 8;
+	s->sp_reg = s->long_mode ? 7 : 4;
+	s->fp_reg = s->long_mode ? 6 : 5;
+	build_xml(s);
+}
+
+/* ---- stop replies ---- */
+
+static struct gdb_bp *bp_by_id(struct session *s, int id)
+{
+	for (int i = 0; i < s->nbps; i++)
+		if (s->bps[i].id == id)
+			return &s->bps[i];
+	return NULL;
+}
+
+static void put_reg(struct session *s, int n, const struct cpu *c)
+{
+	uint8_t b[16];
+	char hex[33];
+	int size = reg_get(&s->regs[n], c, b);
+	gdb_hex_encode(b, (size_t)size, hex);
+	put(s, "%02x:%s;", n, hex);
+}
+
+static void stop_reply(struct session *s, const struct vm_stop *st)
+{
+	s->rlen = 0;
+	switch (st->kind) {
+	case STOP_EXIT:
+		put(s, "W%02x", (unsigned)(st->exit_code & 0xff));
+		return;
+	case STOP_CRASH:
+		put(s, "X0b"); /* SIGSEGV: the guest is beyond repair */
+		return;
+	default:
+		break;
+	}
+	bool sigint = st->kind == STOP_PAUSE || st->kind == STOP_INTERRUPT || st->kind == STOP_TIMEOUT;
+	int vcpu = st->vcpu >= 0 && st->vcpu < vm_vcpu_count(s->vm) ? st->vcpu : 0;
+	put(s, "T%02xthread:%x;", sigint ? 2 : 5, vcpu + 1);
+	struct gdb_bp *bp = st->kind == STOP_BREAKPOINT || st->kind == STOP_WATCH ?
+			    bp_by_id(s, st->breakpoint) : NULL;
+	if (bp && bp->type == '0')
+		put(s, "swbreak:;");
+	else if (bp && bp->type == '1')
+		put(s, "hwbreak:;");
+	else if (bp && bp->type == '2')
+		put(s, "watch:%llx;", (unsigned long long)bp->addr);
+	else if (bp && bp->type == '4')
+		put(s, "awatch:%llx;", (unsigned long long)bp->addr);
+	int keep = s->gvcpu;
+	s->gvcpu = vcpu;
+	struct cpu c;
+	if (cpu_read(s, &c) == 0) {
+		put_reg(s, s->fp_reg, &c);
+		put_reg(s, s->sp_reg, &c);
+		put_reg(s, s->pc_reg, &c);
+	}
+	s->gvcpu = keep;
+}
+
+static void state_reply(struct session *s)
+{
+	struct vm_stop st;
+	vm_last_stop(s->vm, &st);
+	if (st.kind == STOP_NONE)
+		st.kind = STOP_STEP; /* never ran: a plain SIGTRAP stop */
+	stop_reply(s, &st);
+}
+
+/* ---- input ---- */
+
+/* The next byte from gdb: >= 0, -EAGAIN if none came within timeout_ms,
+ * -EPIPE when the connection is gone. */
+static int next_byte(struct session *s, int timeout_ms)
+{
+	if (s->in_pos < s->in_len)
+		return s->in[s->in_pos++];
+	struct pollfd pf = { .fd = s->fd, .events = POLLIN };
+	int r = poll(&pf, 1, timeout_ms);
+	if (r < 0 && errno == EINTR)
+		return vm_sleep_ms(0) == -EINTR ? -EINTR : -EAGAIN;
+	if (r == 0)
+		return -EAGAIN;
+	ssize_t n = r < 0 ? -1 : read(s->fd, s->in, sizeof(s->in));
+	if (n < 0 && errno == EINTR)
+		return -EAGAIN;
+	if (n <= 0)
+		return -EPIPE;
+	s->in_pos = 1;
+	s->in_len = (size_t)n;
+	return s->in[0];
+}
+
+/* ---- running the guest ---- */
+
+/* While the guest runs only an interrupt matters; packets are dropped. */
+static void drain_while_running(struct session *s)
+{
+	int c;
+	while ((c = next_byte(s, 0)) >= 0 || c == -EINTR) {
+		if (c == -EINTR || gdb_parser_feed(&s->parser, (uint8_t)c) == GDB_EV_INTERRUPT)
+			vm_pause(s->vm);
+	}
+	if (c == -EPIPE) {
+		vm_pause(s->vm);
+		s->done = true;
+		s->end = GDB_END_DISCONNECT;
+	}
+}
+
+static int resume(struct session *s, struct vm_stop *st)
+{
+	int r = vm_start(s->vm);
+	if (r < 0)
+		return r;
+	while (vm_state(s->vm) == VM_RUNNING) {
+		struct pollfd pf[2] = { { .fd = s->fd, .events = POLLIN },
+					{ .fd = hostcall_fd(), .events = POLLIN } };
+		poll(pf, 2, 5);
+		if (vm_sleep_ms(0) == -EINTR) /* Ctrl-C in hvwb's own terminal; serves host calls */
+			vm_pause(s->vm);
+		if (pf[0].revents)
+			drain_while_running(s);
+	}
+	return vm_wait(s->vm, -1, st);
+}
+
+static void cmd_resume(struct session *s, const char *args, bool step)
+{
+	uint64_t addr;
+	struct vm_stop st;
+	if (*args && gdb_parse_hex(&args, &addr) == 0) {
+		struct cpu c;
+		int keep = s->gvcpu;
+		s->gvcpu = 0;
+		if (cpu_read(s, &c) == 0) {
+			c.r.rip = addr;
+			vm_set_regs(s->vm, 0, &c.r);
+		}
+		s->gvcpu = keep;
+	}
+	int r = step ? vm_step(s->vm, 1, false, &st) : resume(s, &st);
+	if (r < 0)
+		put_error(s, r);
+	else
+		stop_reply(s, &st);
+}
+
+/* vCont;ACTION[:tid][;ACTION...]: one VM, so any step means step vCPU 0. */
+static void cmd_vcont(struct session *s, const char *p)
+{
+	bool step = false, cont = false;
+	for (; (p = strchr(p, ';')) != NULL; p++) {
+		step |= p[1] == 's' || p[1] == 'S';
+		cont |= p[1] == 'c' || p[1] == 'C';
+	}
+	if (!step && !cont) {
+		put(s, "OK");
+		return;
+	}
+	cmd_resume(s, "", step);
+}
+
+/* ---- registers and memory ---- */
+
+static void cmd_read_regs(struct session *s)
+{
+	struct cpu c;
+	int r = cpu_read(s, &c);
+	if (r < 0) {
+		put_error(s, r);
+		return;
+	}
+	for (int i = 0; i < s->nregs; i++) {
+		uint8_t b[16];
+		int size = reg_get(&s->regs[i], &c, b);
+		gdb_hex_encode(b, (size_t)size, s->reply + s->rlen);
+		s->rlen += 2 * (size_t)size;
+	}
+}
+
+static void cmd_write_regs(struct session *s, const char *hex, size_t len)
+{
+	struct cpu c;
+	uint8_t b[512];
+	int n = gdb_hex_decode(hex, len, b, sizeof(b));
+	int r = n < 0 ? err_set(-EINVAL, "bad register data") : cpu_read(s, &c);
+	int off = 0;
+	for (int i = 0; r == 0 && i < s->nregs && off + s->regs[i].bits / 8 <= n; i++) {
+		r = reg_set(&s->regs[i], &c, b + off);
+		off += s->regs[i].bits / 8;
+	}
+	if (r == 0)
+		r = cpu_write(s, &c);
+	if (r < 0)
+		put_error(s, r);
+	else
+		put(s, "OK");
+}
+
+static void cmd_read_reg(struct session *s, const char *p)
+{
+	uint64_t n;
+	struct cpu c;
+	if (gdb_parse_hex(&p, &n) < 0 || n >= (uint64_t)s->nregs) {
+		put_error(s, EINVAL);
+		return;
+	}
+	int r = cpu_read(s, &c);
+	if (r < 0) {
+		put_error(s, r);
+		return;
+	}
+	uint8_t b[16];
+	int size = reg_get(&s->regs[n], &c, b);
+	gdb_hex_encode(b, (size_t)size, s->reply);
+	s->rlen = 2 * (size_t)size;
+}
+
+static void cmd_write_reg(struct session *s, const char *p)
+{
+	uint64_t n;
+	struct cpu c;
+	uint8_t b[16];
+	if (gdb_parse_hex(&p, &n) < 0 || n >= (uint64_t)s->nregs || *p++ != '=' ||
+	    gdb_hex_decode(p, strlen(p), b, sizeof(b)) != s->regs[n].bits / 8) {
+		put_error(s, EINVAL);
+		return;
+	}
+	int r = cpu_read(s, &c);
+	if (r == 0)
+		r = reg_set(&s->regs[n], &c, b);
+	if (r == 0)
+		r = cpu_write(s, &c);
+	if (r < 0)
+		put_error(s, r);
+	else
+		put(s, "OK");
+}
+
+/* "ADDR,LEN" then `sep`; leaves *p after the separator. */
+static int parse_addr_len(const char **p, char sep, uint64_t *addr, uint64_t *len)
+{
+	if (gdb_parse_hex(p, addr) < 0 || *(*p)++ != ',' || gdb_parse_hex(p, len) < 0)
+		return -EINVAL;
+	if (sep && *(*p)++ != sep)
+		return -EINVAL;
+	return 0;
+}
+
+static void cmd_read_mem(struct session *s, const char *p)
+{
+	uint64_t addr, len;
+	static uint8_t buf[GDB_MAX_PAYLOAD / 2];
+	if (parse_addr_len(&p, 0, &addr, &len) < 0) {
+		put_error(s, EINVAL);
+		return;
+	}
+	if (len > sizeof(buf))
+		len = sizeof(buf); /* gdb accepts a short read and asks again */
+	int r = mmu_read_virt(s->vm, s->gvcpu, addr, buf, len);
+	if (r < 0) {
+		put_error(s, r);
+		return;
+	}
+	gdb_hex_encode(buf, len, s->reply);
+	s->rlen = 2 * len;
+}
+
+/* M (hex) and X (binary) writes. */
+static void cmd_write_mem(struct session *s, const char *p, size_t plen, bool binary)
+{
+	const char *start = p;
+	uint64_t addr, len;
+	static uint8_t buf[GDB_MAX_PAYLOAD];
+	int r = parse_addr_len(&p, ':', &addr, &len);
+	size_t dlen = plen - (size_t)(p - start);
+	if (r == 0 && binary && dlen != len)
+		r = -EINVAL;
+	if (r == 0 && binary)
+		memcpy(buf, p, dlen);
+	if (r == 0 && !binary && (dlen != 2 * len || gdb_hex_decode(p, dlen, buf, sizeof(buf)) < 0))
+		r = -EINVAL;
+	if (r == 0 && len)
+		r = mmu_write_virt(s->vm, s->gvcpu, addr, buf, len);
+	if (r < 0)
+		put_error(s, r);
+	else
+		put(s, "OK");
+}
+
+/* ---- breakpoints ---- */
+
+static struct gdb_bp *bp_find(struct session *s, char type, uint64_t addr, uint64_t len)
+{
+	for (int i = 0; i < s->nbps; i++)
+		if (s->bps[i].type == type && s->bps[i].addr == addr && s->bps[i].len == len)
+			return &s->bps[i];
+	return NULL;
+}
+
+static int bp_insert(struct session *s, char type, uint64_t addr, uint64_t len)
+{
+	int id;
+	if (bp_find(s, type, addr, len))
+		return 0;
+	if (s->nbps == DEBUG_MAX_BREAKPOINTS)
+		return err_set(-ENOSPC, "too many breakpoints");
+	switch (type) {
+	case '0':
+		id = debug_add(s->vm, DBG_HW_EXEC, addr, 1, false);
+		if (id == -ENOSPC)
+			id = debug_add(s->vm, DBG_SW_EXEC, addr, 1, false);
+		break;
+	case '1': id = debug_add(s->vm, DBG_HW_EXEC, addr, 1, false); break;
+	case '2': id = debug_add(s->vm, DBG_WATCH_WRITE, addr, (unsigned)len, false); break;
+	case '4': id = debug_add(s->vm, DBG_WATCH_RW, addr, (unsigned)len, false); break;
+	default: return -ENOSYS;
+	}
+	if (id < 0)
+		return id;
+	s->bps[s->nbps++] = (struct gdb_bp){ type, addr, len, id };
+	return 0;
+}
+
+static int bp_remove(struct session *s, char type, uint64_t addr, uint64_t len)
+{
+	struct gdb_bp *bp = bp_find(s, type, addr, len);
+	if (!bp)
+		return 0; /* gdb removes what it never managed to insert too */
+	int r = debug_delete(s->vm, bp->id);
+	*bp = s->bps[--s->nbps];
+	return r;
+}
+
+static void cmd_breakpoint(struct session *s, const char *p, bool insert)
+{
+	char type = *p++;
+	uint64_t addr, len;
+	if (*p++ != ',' || parse_addr_len(&p, 0, &addr, &len) < 0 || (*p && *p != ';')) {
+		put_error(s, EINVAL);
+		return;
+	}
+	int r = insert ? bp_insert(s, type, addr, len) : bp_remove(s, type, addr, len);
+	if (r == -ENOSYS)
+		return; /* empty reply: this kind is not supported */
+	if (r < 0)
+		put_error(s, r);
+	else
+		put(s, "OK");
+}
+
+static void bp_clear_all(struct session *s)
+{
+	while (s->nbps)
+		debug_delete(s->vm, s->bps[--s->nbps].id);
+}
+
+/* ---- queries ---- */
+
+static void cmd_xfer(struct session *s, const char *p)
+{
+	static const char prefix[] = "qXfer:features:read:target.xml:";
+	uint64_t off, len;
+	if (strncmp(p, prefix, sizeof(prefix) - 1) != 0) {
+		put(s, strncmp(p, "qXfer:features:read:", 20) == 0 ? "E00" : "");
+		return;
+	}
+	p += sizeof(prefix) - 1;
+	if (parse_addr_len(&p, 0, &off, &len) < 0) {
+		put_error(s, EINVAL);
+		return;
+	}
+	if (off >= s->xml_len) {
+		put(s, "l");
+		return;
+	}
+	if (len > GDB_MAX_PAYLOAD - 1)
+		len = GDB_MAX_PAYLOAD - 1;
+	size_t n = s->xml_len - off < len ? s->xml_len - off : len;
+	s->reply[0] = off + n < s->xml_len ? 'm' : 'l';
+	memcpy(s->reply + 1, s->xml + off, n);
+	s->rlen = n + 1;
+}
+
+static bool thread_ok(struct session *s, const char *p, int *vcpu)
+{
+	uint64_t t;
+	if (strcmp(p, "-1") == 0 || strcmp(p, "0") == 0)
+		return true; /* any/all: keep the current one */
+	if (gdb_parse_hex(&p, &t) < 0 || t < 1 || t > (uint64_t)vm_vcpu_count(s->vm))
+		return false;
+	if (vcpu)
+		*vcpu = (int)t - 1;
+	return true;
+}
+
+static void cmd_query(struct session *s, const char *p)
+{
+	if (strncmp(p, "qSupported", 10) == 0)
+		put(s, "PacketSize=%x;qXfer:features:read+;QStartNoAckMode+;swbreak+;hwbreak+;"
+		    "vContSupported+", GDB_MAX_PAYLOAD);
+	else if (strncmp(p, "qXfer:", 6) == 0)
+		cmd_xfer(s, p);
+	else if (strcmp(p, "qAttached") == 0 || strncmp(p, "qAttached:", 10) == 0)
+		put(s, "1");
+	else if (strcmp(p, "qC") == 0)
+		put(s, "QC%x", s->gvcpu + 1);
+	else if (strcmp(p, "qfThreadInfo") == 0) {
+		put(s, "m1");
+		for (int i = 2; i <= vm_vcpu_count(s->vm); i++)
+			put(s, ",%x", i);
+	} else if (strcmp(p, "qsThreadInfo") == 0)
+		put(s, "l");
+	else if (strcmp(p, "QStartNoAckMode") == 0)
+		put(s, "OK");
+}
+
+/* ---- dispatch ---- */
+
+static void end_session(struct session *s, enum gdb_end end)
+{
+	s->done = true;
+	s->end = end;
+}
+
+static void dispatch(struct session *s, const char *p, size_t len)
+{
+	s->rlen = 0;
+	switch (p[0]) {
+	case '?': state_reply(s); break;
+	case 'g': cmd_read_regs(s); break;
+	case 'G': cmd_write_regs(s, p + 1, len - 1); break;
+	case 'p': cmd_read_reg(s, p + 1); break;
+	case 'P': cmd_write_reg(s, p + 1); break;
+	case 'm': cmd_read_mem(s, p + 1); break;
+	case 'M': cmd_write_mem(s, p + 1, len - 1, false); break;
+	case 'X': cmd_write_mem(s, p + 1, len - 1, true); break;
+	case 'c': case 'C': cmd_resume(s, p[0] == 'c' ? p + 1 : "", false); break;
+	case 's': case 'S': cmd_resume(s, p[0] == 's' ? p + 1 : "", true); break;
+	case 'Z': cmd_breakpoint(s, p + 1, true); break;
+	case 'z': cmd_breakpoint(s, p + 1, false); break;
+	case 'q': case 'Q': cmd_query(s, p); break;
+	case 'H':
+		if (p[1] == 'g' ? thread_ok(s, p + 2, &s->gvcpu) : thread_ok(s, p + 2, NULL))
+			put(s, "OK");
+		else
+			put_error(s, EINVAL);
+		break;
+	case 'T': thread_ok(s, p + 1, NULL) ? put(s, "OK") : put_error(s, ESRCH); break;
+	case 'D': put(s, "OK"); end_session(s, GDB_END_DETACH); break;
+	case 'k': end_session(s, GDB_END_KILL); return; /* gdb expects no reply */
+	case 'v':
+		if (strcmp(p, "vCont?") == 0)
+			put(s, "vCont;c;C;s;S");
+		else if (strncmp(p, "vCont;", 6) == 0)
+			cmd_vcont(s, p + 5);
+		else if (strncmp(p, "vKill", 5) == 0) {
+			put(s, "OK");
+			end_session(s, GDB_END_KILL);
+		}
+		break;
+	default: break; /* unknown: the empty reply */
+	}
+	if (send_reply(s) < 0 && !s->done)
+		end_session(s, GDB_END_DISCONNECT);
+	if (strcmp(p, "QStartNoAckMode") == 0)
+		s->noack = true; /* after the OK, which still carries an ack */
+}
+
+static void on_event(struct session *s, enum gdb_event ev)
+{
+	static const char nak = '-';
+	switch (ev) {
+	case GDB_EV_PACKET:
+		dispatch(s, s->parser.buf, s->parser.len);
+		break;
+	case GDB_EV_BAD_CHECKSUM:
+		if (!s->noack) {
+			write_all(s->fd, &nak, 1);
+			break;
+		}
+		/* without acks the error has to be a reply */
+		__attribute__((fallthrough));
+	case GDB_EV_OVERSIZED:
+		put_error(s, 1);
+		send_reply(s);
+		break;
+	case GDB_EV_NAK:
+		if (s->frame_len > 0)
+			write_all(s->fd, s->frame + 1, (size_t)s->frame_len);
+		break;
+	default:
+		break; /* acks; an interrupt while already stopped */
+	}
+}
+
+static void session_run(struct session *s)
+{
+	while (!s->done) {
+		int c = next_byte(s, -1);
+		if (c == -EPIPE || c == -EINTR)
+			end_session(s, GDB_END_DISCONNECT);
+		else if (c >= 0)
+			on_event(s, gdb_parser_feed(&s->parser, (uint8_t)c));
+	}
+	bp_clear_all(s);
+}
+
+/* ---- the socket ---- */
+
+static int listen_on(const struct gdb_options *opt, int *port_out)
+{
+	const char *addr = opt->addr && *opt->addr ? opt->addr : "127.0.0.1";
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)opt->port) };
+	if (strcmp(addr, "localhost") == 0)
+		addr = "127.0.0.1";
+	if (opt->port < 0 || opt->port > 65535)
+		return err_set(-EINVAL, "port %d is not between 0 and 65535", opt->port);
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return err_set(-EINVAL, "'%s' is not an IPv4 address", addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0)
+		return err_set(-errno, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	socklen_t sl = sizeof(sa);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+		int e = errno;
+		close(fd);
+		return err_set(-e, "cannot listen on %s:%d: %s", addr, opt->port, strerror(e));
+	}
+	*port_out = ntohs(sa.sin_port);
+	if (opt->on_listen)
+		opt->on_listen(opt->arg, addr, *port_out);
+	return fd;
+}
+
+/* Waits for gdb, serving host calls and noticing Ctrl-C meanwhile. */
+static int accept_one(int lfd)
+{
+	for (;;) {
+		struct pollfd pf = { .fd = lfd, .events = POLLIN };
+		if (poll(&pf, 1, 100) > 0) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				return fd;
+			if (errno != EINTR && errno != ECONNABORTED)
+				return err_set(-errno, "accept: %s", strerror(errno));
+		}
+		if (vm_sleep_ms(0) == -EINTR)
+			return err_set(-EINTR, "interrupted while waiting for gdb to connect");
+	}
+}
+
+int gdb_serve(struct vm *vm, const struct gdb_options *opt, enum gdb_end *end)
+{
+	int port, lfd = listen_on(opt, &port);
+	if (lfd < 0)
+		return lfd;
+	int fd = accept_one(lfd);
+	close(lfd);
+	if (fd < 0)
+		return fd;
+	int one = 1;
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* a reader that stops reading */
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	s->vm = vm;
+	s->fd = fd;
+	gdb_parser_init(&s->parser);
+	vm_pause(vm); /* gdb expects a stopped target */
+	choose_layout(s);
+	session_run(s);
+	*end = s->end;
+	close(fd);
+	free(s);
+	return 0;
+}
+
+const char *gdb_end_name(enum gdb_end e)
+{
+	switch (e) {
+	case GDB_END_DETACH: return "detach";
+	case GDB_END_KILL: return "kill";
+	default: return "disconnect";
+	}
+}

@@ -1,0 +1,1120 @@
+/* snapshot: taking a VM's whole state (every vCPU's registers, FPU, MSRs,
+ * LAPIC and pending events; the in-kernel irqchip, PIT and clock; every device
+ * model; guest RAM) and putting it back, into the same VM, a file, or a new VM.
+ * The state is always encoded as the sections of the file format, so a
+ * snapshot, a file and a clone go through one decoder; only RAM differs: a
+ * snapshot or a clone holds a frozen copy-on-write base (clone.c), a file holds
+ * the non-zero pages. Everything is parsed and checked before anything is
+ * changed, so a bad file leaves every VM as it was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "engine/state/snapshot.h"
+#include "engine/core/vm_internal.h"
+
+#define PAGE 4096u
+#define MAX_SNAP_VCPUS 1024u
+
+/* Records of a VCPU section, in the order they are put back (QEMU's order:
+ * registers before the special registers, MSRs before the LAPIC, events last). */
+enum {
+	REC_REGS = 1, REC_XSAVE, REC_FPU, REC_XCRS, REC_SREGS, REC_MSRS, REC_MP_STATE,
+	REC_LAPIC, REC_EVENTS, REC_DEBUGREGS, REC_MAX,
+};
+/* Records of the PLATFORM section. */
+enum { REC_PIC_MASTER = 1, REC_PIC_SLAVE, REC_IOAPIC, REC_PIT2, REC_CLOCK, PREC_MAX };
+
+struct snap {
+	uint64_t id;
+	char name[64];
+	struct vm *vm;
+	struct snap_buf state;     /* VM, VCPU..., PLATFORM, DEVICES sections */
+	struct membase *mem;
+	struct snap *next;
+};
+
+static struct snap *snap_head;
+static uint64_t snap_next_id = 1;
+
+/* ---- pausing a running VM for the moment the state is taken ---- */
+
+static bool hold(struct vm *vm)
+{
+	if (vm_state(vm) != VM_RUNNING)
+		return false;
+	vm_pause(vm);
+	struct vm_stop s;
+	vm_last_stop(vm, &s);
+	return vm_state(vm) == VM_PAUSED && s.kind == STOP_PAUSE;
+}
+
+static void release(struct vm *vm, bool held)
+{
+	if (held)
+		vm_resume(vm);
+}
+
+/* ---- capture ---- */
+
+static size_t xsave_size(void)
+{
+	int n = kvm_check_cap(KVM_CAP_XSAVE2);
+	return n > (int)sizeof(struct kvm_xsave) ? (size_t)n : sizeof(struct kvm_xsave);
+}
+
+static int get_rec(struct snap_buf *b, struct vcpu *v, uint32_t tag, unsigned long req,
+		   size_t size, const char *what)
+{
+	void *tmp = calloc(1, size);
+	if (!tmp)
+		return err_set(-ENOMEM, "out of memory");
+	int r = 0;
+	if (ioctl(v->fd, req, tmp) < 0) {
+		r = err_set(-errno, "%s on vCPU %d: %s", what, v->index, strerror(errno));
+	} else {
+		snap_buf_u32(b, tag);
+		snap_buf_u32(b, (uint32_t)size);
+		snap_buf_put(b, tmp, size);
+	}
+	free(tmp);
+	return r;
+}
+
+static uint32_t *msr_list;
+static uint32_t msr_count;
+static bool msr_ready;
+
+static struct kvm_msrs *msrs_alloc(uint32_t n)
+{
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(struct kvm_msr_entry));
+	if (m)
+		m->nmsrs = n;
+	return m;
+}
+
+/* The MSRs KVM lists and also lets us read: probed one by one, once per
+ * process, so the snapshot itself reads them all in one call. */
+static int msr_probe(int vcpu_fd)
+{
+	if (msr_ready)
+		return 0;
+	struct kvm_msr_list probe = { .nmsrs = 0 };
+	ioctl(kvm_fd(), KVM_GET_MSR_INDEX_LIST, &probe);
+	struct kvm_msr_list *l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
+	msr_list = calloc(probe.nmsrs + 1, sizeof(uint32_t));
+	struct kvm_msrs *one = msrs_alloc(1);
+	int r = 0;
+	if (!l || !msr_list || !one) {
+		r = err_set(-ENOMEM, "out of memory");
+	} else {
+		l->nmsrs = probe.nmsrs;
+		if (ioctl(kvm_fd(), KVM_GET_MSR_INDEX_LIST, l) < 0)
+			r = err_set(-errno, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
+		for (uint32_t i = 0; r == 0 && i < l->nmsrs; i++) {
+			one->entries[0].index = l->indices[i];
+			if (ioctl(vcpu_fd, KVM_GET_MSRS, one) == 1)
+				msr_list[msr_count++] = l->indices[i];
+		}
+		msr_ready = r == 0;
+	}
+	free(l);
+	free(one);
+	return r;
+}
+
+static int get_msrs(struct snap_buf *b, struct vcpu *v)
+{
+	int r = msr_probe(v->fd);
+	if (r < 0)
+		return r;
+	struct kvm_msrs *m = msrs_alloc(msr_count);
+	if (!m)
+		return err_set(-ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < msr_count; i++)
+		m->entries[i].index = msr_list[i];
+	int n = ioctl(v->fd, KVM_GET_MSRS, m);
+	if (n < 0) {
+		free(m);
+		return err_set(-errno, "KVM_GET_MSRS on vCPU %d: %s", v->index, strerror(errno));
+	}
+	snap_buf_u32(b, REC_MSRS);
+	snap_buf_u32(b, 4 + 12 * (uint32_t)n);
+	snap_buf_u32(b, (uint32_t)n);
+	for (int i = 0; i < n; i++) {
+		snap_buf_u32(b, m->entries[i].index);
+		snap_buf_u64(b, m->entries[i].data);
+	}
+	free(m);
+	return 0;
+}
+
+static int put_vcpu(struct snap_buf *b, struct vcpu *v)
+{
+	size_t at = snap_section_begin(b, SNAP_SEC_VCPU);
+	snap_buf_u32(b, (uint32_t)v->index);
+	int r = get_rec(b, v, REC_REGS, KVM_GET_REGS, sizeof(struct kvm_regs), "KVM_GET_REGS");
+	if (r == 0 && kvm_check_cap(KVM_CAP_XSAVE))
+		r = get_rec(b, v, REC_XSAVE, kvm_check_cap(KVM_CAP_XSAVE2) > 0 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE,
+			    xsave_size(), "KVM_GET_XSAVE");
+	else if (r == 0)
+		r = get_rec(b, v, REC_FPU, KVM_GET_FPU, sizeof(struct kvm_fpu), "KVM_GET_FPU");
+	if (r == 0 && kvm_check_cap(KVM_CAP_XCRS))
+		r = get_rec(b, v, REC_XCRS, KVM_GET_XCRS, sizeof(struct kvm_xcrs), "KVM_GET_XCRS");
+	if (r == 0)
+		r = get_rec(b, v, REC_SREGS, KVM_GET_SREGS, sizeof(struct kvm_sregs), "KVM_GET_SREGS");
+	if (r == 0)
+		r = get_msrs(b, v);
+	if (r == 0 && kvm_check_cap(KVM_CAP_MP_STATE))
+		r = get_rec(b, v, REC_MP_STATE, KVM_GET_MP_STATE, sizeof(struct kvm_mp_state), "KVM_GET_MP_STATE");
+	if (r == 0)
+		r = get_rec(b, v, REC_LAPIC, KVM_GET_LAPIC, sizeof(struct kvm_lapic_state), "KVM_GET_LAPIC");
+	if (r == 0 && kvm_check_cap(KVM_CAP_VCPU_EVENTS))
+		r = get_rec(b, v, REC_EVENTS, KVM_GET_VCPU_EVENTS, sizeof(struct kvm_vcpu_events),
+			    "KVM_GET_VCPU_EVENTS");
+	if (r == 0 && kvm_check_cap(KVM_CAP_DEBUGREGS))
+		r = get_rec(b, v, REC_DEBUGREGS, KVM_GET_DEBUGREGS, sizeof(struct kvm_debugregs),
+			    "KVM_GET_DEBUGREGS");
+	snap_section_end(b, at);
+	return r;
+}
+
+static int vm_get(struct vm *vm, struct snap_buf *b, uint32_t tag, unsigned long req, void *p,
+		  size_t size, const char *what)
+{
+	if (ioctl(vm->fd, req, p) < 0)
+		return err_set(-errno, "%s: %s", what, strerror(errno));
+	snap_buf_u32(b, tag);
+	snap_buf_u32(b, (uint32_t)size);
+	snap_buf_put(b, p, size);
+	return 0;
+}
+
+static int put_platform(struct snap_buf *b, struct vm *vm)
+{
+	size_t at = snap_section_begin(b, SNAP_SEC_PLATFORM);
+	int r = 0;
+	for (uint32_t chip = 0; r == 0 && chip < 3; chip++) {
+		struct kvm_irqchip c;
+		memset(&c, 0, sizeof(c));
+		c.chip_id = chip;
+		r = vm_get(vm, b, REC_PIC_MASTER + chip, KVM_GET_IRQCHIP, &c, sizeof(c), "KVM_GET_IRQCHIP");
+	}
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock;
+	memset(&pit, 0, sizeof(pit));
+	memset(&clock, 0, sizeof(clock));
+	if (r == 0)
+		r = vm_get(vm, b, REC_PIT2, KVM_GET_PIT2, &pit, sizeof(pit), "KVM_GET_PIT2");
+	if (r == 0)
+		r = vm_get(vm, b, REC_CLOCK, KVM_GET_CLOCK, &clock, sizeof(clock), "KVM_GET_CLOCK");
+	snap_section_end(b, at);
+	return r;
+}
+
+struct dev_walk {
+	struct device **devs;
+	size_t n, cap;
+};
+
+static void collect_dev(struct device *dev, void *arg)
+{
+	struct dev_walk *w = arg;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 16;
+		struct device **d = realloc(w->devs, cap * sizeof(*d));
+		if (!d)
+			return;
+		w->devs = d;
+		w->cap = cap;
+	}
+	w->devs[w->n++] = dev;
+}
+
+static int put_devices(struct snap_buf *b, struct vm *vm)
+{
+	struct dev_walk w = { 0 };
+	bus_for_each_device(vm->bus, collect_dev, &w);
+	size_t at = snap_section_begin(b, SNAP_SEC_DEVICES);
+	snap_buf_u32(b, (uint32_t)w.n);
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < w.n; i++) {
+		void *state = NULL;
+		size_t len = 0;
+		struct device *d = w.devs[i];
+		if (d->save && (r = d->save(d, &state, &len)) < 0)
+			r = err_wrap(r, "saving device '%s'", d->name);
+		snap_buf_str(b, d->name);
+		snap_buf_u32(b, d->save != NULL);
+		snap_buf_u32(b, (uint32_t)len);
+		snap_buf_put(b, state, len);
+		free(state);
+	}
+	free(w.devs);
+	snap_section_end(b, at);
+	return r;
+}
+
+static void put_vm(struct snap_buf *b, struct vm *vm)
+{
+	size_t at = snap_section_begin(b, SNAP_SEC_VM);
+	pthread_mutex_lock(&engine_lock);
+	struct vm_stop stop = vm->stop;
+	enum vm_state state = vm->state;
+	pthread_mutex_unlock(&engine_lock);
+	snap_buf_str(b, vm->name);
+	snap_buf_u64(b, vm->mem_size);
+	snap_buf_u32(b, (uint32_t)vm->nvcpus);
+	snap_buf_u32(b, state);
+	snap_buf_u32(b, stop.kind);
+	snap_buf_u32(b, (uint32_t)stop.vcpu);
+	snap_buf_u64(b, (uint64_t)stop.exit_code);
+	snap_buf_u32(b, stop.kvm_exit);
+	snap_buf_u64(b, stop.rip);
+	snap_buf_u32(b, stop.insn_len);
+	snap_buf_put(b, stop.insn, sizeof(stop.insn));
+	snap_buf_str(b, stop.reason);
+	snap_section_end(b, at);
+}
+
+/* The VM must not be running. */
+static int capture(struct vm *vm, struct snap_buf *b)
+{
+	put_vm(b, vm);
+	int r = 0;
+	for (int i = 0; r == 0 && i < vm->nvcpus; i++)
+		r = put_vcpu(b, &vm->vcpus[i]);
+	if (r == 0)
+		r = put_platform(b, vm);
+	if (r == 0)
+		r = put_devices(b, vm);
+	if (r == 0 && b->err)
+		r = err_set(b->err, "out of memory");
+	return r;
+}
+
+/* ---- parsing and checking ---- */
+
+struct recs {
+	const uint8_t *p[REC_MAX];
+	uint32_t len[REC_MAX];
+};
+
+struct image {
+	char name[64];
+	uint64_t mem_size;
+	uint32_t nvcpus;
+	enum vm_state state;
+	struct vm_stop stop;
+	struct recs *vcpu;          /* nvcpus entries */
+	struct recs platform;
+	struct snap_section devices, memory;
+	bool has_devices, has_memory;
+};
+
+static int bad(const char *fmt, const char *what)
+{
+	return err_set(-EINVAL, fmt, what);
+}
+
+/* Records are tag, length, bytes; every tag once, each of the size this
+ * host's KVM uses. */
+static int parse_recs(struct snap_reader *r, struct recs *out, uint32_t max, const size_t *sizes,
+		      const char *what)
+{
+	memset(out, 0, sizeof(*out));
+	while (r->pos < r->len) {
+		uint32_t tag = snap_get_u32(r), len = snap_get_u32(r);
+		const uint8_t *p = snap_get_bytes(r, len);
+		if (!p || tag == 0 || tag >= max || out->p[tag])
+			return bad("the snapshot is corrupt: a bad record in the %s section", what);
+		if (sizes[tag] && len != sizes[tag])
+			return err_set(-EINVAL, "the snapshot's %s record %u has %u bytes, this host's KVM uses %zu",
+				       what, tag, len, sizes[tag]);
+		out->p[tag] = p;
+		out->len[tag] = len;
+	}
+	return 0;
+}
+
+static int parse_vcpu(const struct snap_section *s, struct image *img)
+{
+	size_t sizes[REC_MAX] = {
+		[REC_REGS] = sizeof(struct kvm_regs), [REC_XSAVE] = xsave_size(),
+		[REC_FPU] = sizeof(struct kvm_fpu), [REC_XCRS] = sizeof(struct kvm_xcrs),
+		[REC_SREGS] = sizeof(struct kvm_sregs), [REC_MP_STATE] = sizeof(struct kvm_mp_state),
+		[REC_LAPIC] = sizeof(struct kvm_lapic_state), [REC_EVENTS] = sizeof(struct kvm_vcpu_events),
+		[REC_DEBUGREGS] = sizeof(struct kvm_debugregs),
+	};
+	struct snap_reader r = { s->data, s->len, 0, 0 };
+	uint32_t index = snap_get_u32(&r);
+	if (r.err || index >= img->nvcpus || img->vcpu[index].p[REC_REGS])
+		return bad("the snapshot is corrupt: %s", "a vCPU section has a bad or repeated index");
+	int rc = parse_recs(&r, &img->vcpu[index], REC_MAX, sizes, "vCPU");
+	if (rc < 0)
+		return rc;
+	const struct recs *v = &img->vcpu[index];
+	if (!v->p[REC_REGS] || !v->p[REC_SREGS] || !v->p[REC_LAPIC])
+		return bad("the snapshot is incomplete: %s", "a vCPU lacks registers or its LAPIC");
+	if (v->p[REC_MSRS]) {
+		uint32_t n;
+		memcpy(&n, v->p[REC_MSRS], 4);
+		if ((uint64_t)n * 12 + 4 != v->len[REC_MSRS])
+			return bad("the snapshot is corrupt: %s", "the MSR record's count does not match its size");
+	}
+	return 0;
+}
+
+static int parse_vm(const struct snap_section *s, struct image *img)
+{
+	struct snap_reader r = { s->data, s->len, 0, 0 };
+	snap_get_str(&r, img->name, sizeof(img->name));
+	img->mem_size = snap_get_u64(&r);
+	img->nvcpus = snap_get_u32(&r);
+	img->state = (enum vm_state)snap_get_u32(&r);
+	memset(&img->stop, 0, sizeof(img->stop));
+	img->stop.kind = (enum stop_kind)snap_get_u32(&r);
+	img->stop.vcpu = (int)snap_get_u32(&r);
+	img->stop.exit_code = (int64_t)snap_get_u64(&r);
+	img->stop.kvm_exit = snap_get_u32(&r);
+	img->stop.rip = snap_get_u64(&r);
+	img->stop.insn_len = snap_get_u32(&r);
+	const void *insn = snap_get_bytes(&r, sizeof(img->stop.insn));
+	if (insn)
+		memcpy(img->stop.insn, insn, sizeof(img->stop.insn));
+	snap_get_str(&r, img->stop.reason, sizeof(img->stop.reason));
+	if (r.err || r.pos != r.len || !img->name[0] || img->nvcpus == 0 || img->nvcpus > MAX_SNAP_VCPUS ||
+	    img->mem_size < (1u << 20) || img->mem_size % PAGE || img->state > VM_CRASHED ||
+	    img->stop.kind >= STOP_KINDS || img->stop.insn_len > sizeof(img->stop.insn))
+		return bad("the snapshot is corrupt: %s", "its VM section holds impossible values");
+	img->vcpu = calloc(img->nvcpus, sizeof(*img->vcpu));
+	return img->vcpu ? 0 : err_set(-ENOMEM, "out of memory");
+}
+
+static int check_devices(const struct snap_section *s)
+{
+	struct snap_reader r = { s->data, s->len, 0, 0 };
+	uint32_t n = snap_get_u32(&r);
+	for (uint32_t i = 0; i < n && !r.err; i++) {
+		char name[64];
+		snap_get_str(&r, name, sizeof(name));
+		snap_get_u32(&r);
+		snap_get_bytes(&r, snap_get_u32(&r));
+	}
+	if (r.err || r.pos != r.len)
+		return bad("the snapshot is corrupt: %s", "its device list does not add up");
+	return 0;
+}
+
+static int check_memory(const struct snap_section *s, uint64_t mem_size)
+{
+	struct snap_reader r = { s->data, s->len, 0, 0 };
+	uint64_t size = snap_get_u64(&r);
+	uint32_t page = snap_get_u32(&r);
+	uint64_t runs = snap_get_u64(&r);
+	if (r.err || size != mem_size || page != PAGE)
+		return bad("the snapshot is corrupt: %s", "its memory section does not match its VM");
+	for (uint64_t i = 0; i < runs; i++) {
+		uint64_t off = snap_get_u64(&r), n = snap_get_u64(&r);
+		if (r.err || off % PAGE || off > size || n > (size - off) / PAGE ||
+		    !snap_get_bytes(&r, n * PAGE))
+			return bad("the snapshot is corrupt: %s", "a memory run lies outside RAM or is cut short");
+	}
+	if (r.pos != r.len)
+		return bad("the snapshot is corrupt: %s", "its memory section has bytes left over");
+	return 0;
+}
+
+static int parse_section(const struct snap_section *s, struct image *img, bool *seen_vm, bool *end)
+{
+	static const size_t psizes[PREC_MAX] = {
+		[REC_PIC_MASTER] = sizeof(struct kvm_irqchip), [REC_PIC_SLAVE] = sizeof(struct kvm_irqchip),
+		[REC_IOAPIC] = sizeof(struct kvm_irqchip), [REC_PIT2] = sizeof(struct kvm_pit_state2),
+		[REC_CLOCK] = sizeof(struct kvm_clock_data),
+	};
+	if (*end)
+		return bad("the snapshot is corrupt: %s", "there are sections after its end");
+	if (!*seen_vm && s->type != SNAP_SEC_VM)
+		return bad("the snapshot is corrupt: %s", "it does not start with a VM section");
+	struct snap_reader r = { s->data, s->len, 0, 0 };
+	switch (s->type) {
+	case SNAP_SEC_VM:
+		if (*seen_vm)
+			return bad("the snapshot is corrupt: %s", "it has two VM sections");
+		*seen_vm = true;
+		return parse_vm(s, img);
+	case SNAP_SEC_VCPU:
+		return parse_vcpu(s, img);
+	case SNAP_SEC_PLATFORM:
+		return parse_recs(&r, &img->platform, PREC_MAX, psizes, "platform");
+	case SNAP_SEC_DEVICES:
+		img->devices = *s;
+		img->has_devices = true;
+		return check_devices(s);
+	case SNAP_SEC_MEMORY:
+		img->memory = *s;
+		img->has_memory = true;
+		return check_memory(s, img->mem_size);
+	case SNAP_SEC_END:
+		*end = true;
+		return 0;
+	default:
+		return err_set(-EINVAL, "the snapshot has a section of unknown type %u", s->type);
+	}
+}
+
+/* Parses and checks everything: sections, records, sizes. `file` wants the
+ * memory section and the end marker a complete file has. */
+static int parse_image(struct snap_reader *r, struct image *img, bool file)
+{
+	memset(img, 0, sizeof(*img));
+	bool seen_vm = false, end = false;
+	struct snap_section s;
+	int rc;
+	while ((rc = snap_next_section(r, &s)) > 0)
+		if ((rc = parse_section(&s, img, &seen_vm, &end)) < 0)
+			return rc;
+	if (rc < 0)
+		return rc;
+	if (file && (!img->has_memory || !end))
+		return bad("the snapshot is truncated: %s", "its memory section or end marker is missing");
+	if (!seen_vm || !img->has_devices || !img->platform.p[REC_PIT2])
+		return bad("the snapshot is incomplete: %s", "a VM, platform or device section is missing");
+	for (uint32_t i = 0; i < img->nvcpus; i++)
+		if (!img->vcpu[i].p[REC_REGS])
+			return err_set(-EINVAL, "the snapshot is incomplete: vCPU %u is missing", i);
+	return 0;
+}
+
+static void image_free(struct image *img)
+{
+	free(img->vcpu);
+	img->vcpu = NULL;
+}
+
+/* ---- applying ---- */
+
+static int set_rec(int fd, const struct recs *rc, int tag, unsigned long req, const char *what, int vcpu)
+{
+	if (!rc->p[tag])
+		return 0;
+	void *tmp = malloc(rc->len[tag]);
+	if (!tmp)
+		return err_set(-ENOMEM, "out of memory");
+	memcpy(tmp, rc->p[tag], rc->len[tag]);
+	if (req == KVM_SET_VCPU_EVENTS) {
+		/* GET does not claim these as valid, but they are part of the state. */
+		((struct kvm_vcpu_events *)tmp)->flags |= KVM_VCPUEVENT_VALID_NMI_PENDING |
+							  KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+	} else if (req == KVM_SET_CLOCK) {
+		((struct kvm_clock_data *)tmp)->flags = 0;
+	}
+	int r = 0;
+	if (ioctl(fd, req, tmp) < 0) {
+		r = vcpu >= 0 ? err_set(-errno, "%s on vCPU %d: %s", what, vcpu, strerror(errno))
+			      : err_set(-errno, "%s: %s", what, strerror(errno));
+	}
+	free(tmp);
+	return r;
+}
+
+/* KVM_SET_MSRS stops at the first MSR it refuses; skip that one and go on, so
+ * one MSR this host will not take back does not lose the others. */
+static int set_msrs(struct vcpu *v, const struct recs *rc)
+{
+	if (!rc->p[REC_MSRS])
+		return 0;
+	uint32_t n;
+	memcpy(&n, rc->p[REC_MSRS], 4);
+	struct kvm_msrs *m = msrs_alloc(n);
+	if (!m)
+		return err_set(-ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = rc->p[REC_MSRS] + 4 + 12 * i;
+		memcpy(&m->entries[i].index, e, 4);
+		memcpy(&m->entries[i].data, e + 4, 8);
+	}
+	uint32_t done = 0;
+	while (done < n) {
+		struct kvm_msrs *rest = msrs_alloc(n - done);
+		if (!rest)
+			break;
+		memcpy(rest->entries, m->entries + done, (n - done) * sizeof(struct kvm_msr_entry));
+		int got = ioctl(v->fd, KVM_SET_MSRS, rest);
+		free(rest);
+		if (got < 0)
+			break;
+		done += (uint32_t)got + 1;
+	}
+	free(m);
+	return 0;
+}
+
+static int apply_vcpu(struct vcpu *v, const struct recs *rc)
+{
+	int i = v->index, r;
+	if ((r = set_rec(v->fd, rc, REC_REGS, KVM_SET_REGS, "KVM_SET_REGS", i)) < 0 ||
+	    (r = set_rec(v->fd, rc, REC_XSAVE, KVM_SET_XSAVE, "KVM_SET_XSAVE", i)) < 0 ||
+	    (r = set_rec(v->fd, rc, REC_FPU, KVM_SET_FPU, "KVM_SET_FPU", i)) < 0 ||
+	    (r = set_rec(v->fd, rc, REC_XCRS, KVM_SET_XCRS, "KVM_SET_XCRS", i)) < 0 ||
+	    (r = set_rec(v->fd, rc, REC_SREGS, KVM_SET_SREGS, "KVM_SET_SREGS", i)) < 0 ||
+	    (r = set_msrs(v, rc)) < 0 ||
+	    (r = set_rec(v->fd, rc, REC_MP_STATE, KVM_SET_MP_STATE, "KVM_SET_MP_STATE", i)) < 0 ||
+	    (r = set_rec(v->fd, rc, REC_LAPIC, KVM_SET_LAPIC, "KVM_SET_LAPIC", i)) < 0 ||
+	    (r = set_rec(v->fd, rc, REC_EVENTS, KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", i)) < 0 ||
+	    (r = set_rec(v->fd, rc, REC_DEBUGREGS, KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", i)) < 0)
+		return r;
+	return 0;
+}
+
+static int apply_platform(struct vm *vm, const struct recs *rc)
+{
+	int r = 0;
+	for (int tag = REC_PIC_MASTER; r == 0 && tag <= REC_IOAPIC; tag++)
+		r = set_rec(vm->fd, rc, tag, KVM_SET_IRQCHIP, "KVM_SET_IRQCHIP", -1);
+	if (r == 0)
+		r = set_rec(vm->fd, rc, REC_PIT2, KVM_SET_PIT2, "KVM_SET_PIT2", -1);
+	if (r == 0)
+		r = set_rec(vm->fd, rc, REC_CLOCK, KVM_SET_CLOCK, "KVM_SET_CLOCK", -1);
+	return r;
+}
+
+/* The k-th device named `name` on the VM's bus (devices are matched by name and
+ * order, so a Lua device added after the snapshot does not shift the others). */
+static struct device *nth_device(const struct dev_walk *w, const char *name, unsigned k)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (strcmp(w->devs[i]->name, name) == 0 && k-- == 0)
+			return w->devs[i];
+	return NULL;
+}
+
+struct saved_dev {
+	char name[64];
+	uint32_t has_state, len;
+	const void *state;
+};
+
+static int read_devices(const struct snap_section *s, struct saved_dev **out, uint32_t *count)
+{
+	struct snap_reader r = { s->data, s->len, 0, 0 };
+	uint32_t n = snap_get_u32(&r);
+	struct saved_dev *d = calloc(n + 1, sizeof(*d));
+	if (!d)
+		return err_set(-ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < n; i++) {
+		snap_get_str(&r, d[i].name, sizeof(d[i].name));
+		d[i].has_state = snap_get_u32(&r);
+		d[i].len = snap_get_u32(&r);
+		d[i].state = snap_get_bytes(&r, d[i].len);
+	}
+	*out = d;
+	*count = n;
+	return 0;
+}
+
+/* Devices the snapshot knows and the VM lacks (Lua devices in a file loaded
+ * into a new VM) are skipped: only a script can create those again. */
+static int apply_devices(struct vm *vm, const struct snap_section *s)
+{
+	struct saved_dev *saved = NULL;
+	uint32_t n = 0;
+	int r = read_devices(s, &saved, &n);
+	if (r < 0)
+		return r;
+	struct dev_walk w = { 0 };
+	bus_for_each_device(vm->bus, collect_dev, &w);
+	for (uint32_t i = 0; r == 0 && i < n; i++) {
+		unsigned k = 0;
+		for (uint32_t j = 0; j < i; j++)
+			k += strcmp(saved[j].name, saved[i].name) == 0;
+		struct device *d = nth_device(&w, saved[i].name, k);
+		if (!d || !saved[i].has_state || !d->restore)
+			continue;
+		if ((r = d->restore(d, saved[i].state, saved[i].len)) < 0)
+			r = err_wrap(r, "restoring device '%s'", d->name);
+	}
+	free(w.devs);
+	free(saved);
+	return r;
+}
+
+static void set_run_state(struct vm *vm, const struct image *img)
+{
+	pthread_mutex_lock(&engine_lock);
+	vm->state = img->state == VM_RUNNING ? VM_PAUSED : img->state;
+	vm->stop = img->stop;
+	if (img->state == VM_RUNNING)
+		vm->stop.kind = STOP_PAUSE;
+	pthread_mutex_unlock(&engine_lock);
+}
+
+/* Devices first: the UART may move its IRQ line, which the irqchip state put
+ * back afterwards then overrides. */
+static int apply(struct vm *vm, const struct image *img)
+{
+	int r = apply_devices(vm, &img->devices);
+	if (r == 0)
+		r = apply_platform(vm, &img->platform);
+	for (int i = 0; r == 0 && i < vm->nvcpus; i++)
+		r = apply_vcpu(&vm->vcpus[i], &img->vcpu[i]);
+	if (r == 0)
+		set_run_state(vm, img);
+	return r;
+}
+
+static int check_fits(struct vm *vm, const struct image *img)
+{
+	if (img->mem_size != vm->mem_size || img->nvcpus != (uint32_t)vm->nvcpus)
+		return err_set(-EINVAL, "the snapshot is of a VM with %llu MiB and %u vCPUs; %s has %llu MiB and %d",
+			       (unsigned long long)(img->mem_size >> 20), img->nvcpus, vm->name,
+			       (unsigned long long)(vm->mem_size >> 20), vm->nvcpus);
+	return 0;
+}
+
+/* ---- snapshots in memory ---- */
+
+static void snap_free(struct snap *s)
+{
+	snap_buf_free(&s->state);
+	membase_put(s->mem);
+	free(s);
+}
+
+/* State and a frozen RAM base, with the VM paused for the moment if it runs. */
+static int take(struct vm *vm, struct snap *s)
+{
+	bool held = hold(vm);
+	int r = capture(vm, &s->state);
+	if (r == 0)
+		r = snap_mem_freeze(vm, &s->mem);
+	release(vm, held);
+	if (r < 0)
+		snap_buf_free(&s->state);
+	return r;
+}
+
+int snap_take(struct vm *vm, const char *name, struct snap **out)
+{
+	if (name && strlen(name) >= sizeof(((struct snap *)0)->name))
+		return err_set(-EINVAL, "a snapshot name must have at most %zu characters",
+			       sizeof(((struct snap *)0)->name) - 1);
+	struct snap *s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(-ENOMEM, "out of memory");
+	s->vm = vm;
+	int r = take(vm, s);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	s->id = snap_next_id++;
+	if (name)
+		snprintf(s->name, sizeof(s->name), "%s", name);
+	else
+		snprintf(s->name, sizeof(s->name), "snap%llu", (unsigned long long)s->id);
+	struct snap **p = &snap_head;
+	while (*p)
+		p = &(*p)->next;
+	*p = s;
+	*out = s;
+	return 0;
+}
+
+/* The VM must not be running. */
+static int restore_from(struct vm *vm, struct snap *s)
+{
+	struct snap_reader rd = { s->state.data, s->state.len, 0, 0 };
+	struct image img;
+	int r = parse_image(&rd, &img, false);
+	if (r == 0)
+		r = check_fits(vm, &img);
+	if (r == 0)
+		r = vm_mem_remap(vm, s->mem, false);
+	if (r == 0)
+		r = apply(vm, &img);
+	image_free(&img);
+	return r;
+}
+
+int snap_restore(struct vm *vm, struct snap *s)
+{
+	vm_pause(vm);
+	return restore_from(vm, s);
+}
+
+
+void snap_delete(struct snap *s)
+{
+	for (struct snap **p = &snap_head; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			snap_free(s);
+			return;
+		}
+}
+
+struct snap *snap_find(uint64_t id)
+{
+	for (struct snap *s = snap_head; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+size_t snap_list(struct vm *vm, struct snap **out, size_t max)
+{
+	size_t n = 0;
+	for (struct snap *s = snap_head; s; s = s->next)
+		if (s->vm == vm) {
+			if (n < max)
+				out[n] = s;
+			n++;
+		}
+	return n;
+}
+
+uint64_t snap_id(const struct snap *s) { return s->id; }
+const char *snap_name(const struct snap *s) { return s->name; }
+struct vm *snap_vm(const struct snap *s) { return s->vm; }
+size_t snap_state_size(const struct snap *s) { return s->state.len; }
+
+void snap_drop_vm(struct vm *vm)
+{
+	for (struct snap **p = &snap_head; *p;) {
+		struct snap *s = *p;
+		if (s->vm == vm) {
+			*p = s->next;
+			snap_free(s);
+		} else {
+			p = &s->next;
+		}
+	}
+}
+
+/* ---- files ---- */
+
+/* Memory as runs of non-zero pages: a 1 GiB VM that touched 16 MiB writes
+ * 16 MiB. The section header goes out first with a zero CRC and is patched
+ * once the pages have gone through the CRC. */
+struct run { uint64_t first, n; };
+
+static int find_runs(struct vm *vm, struct run **out, uint64_t *count, uint64_t *bytes)
+{
+	uint64_t npages = vm->mem_size / PAGE;
+	uint64_t *bm = snap_bitmap_new(npages);
+	if (!bm)
+		return -ENOMEM;
+	int r = snap_mem_pages(vm, bm);
+	struct run *runs = NULL;
+	uint64_t n = 0, cap = 0, total = 0;
+	for (uint64_t i = 0; r == 0 && i < npages; i++) {
+		if (!(bm[i / 64] >> (i % 64) & 1) || snap_page_is_zero(vm->mem + i * PAGE))
+			continue;
+		if (n && runs[n - 1].first + runs[n - 1].n == i) {
+			runs[n - 1].n++;
+		} else {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				struct run *nr = realloc(runs, cap * sizeof(*nr));
+				if (!nr) {
+					r = err_set(-ENOMEM, "out of memory");
+					break;
+				}
+				runs = nr;
+			}
+			runs[n++] = (struct run){ i, 1 };
+		}
+		total += PAGE;
+	}
+	free(bm);
+	if (r < 0) {
+		free(runs);
+		return r;
+	}
+	*out = runs;
+	*count = n;
+	*bytes = total;
+	return 0;
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int write_memory(struct snap_out *o, struct vm *vm)
+{
+	struct run *runs;
+	uint64_t n, bytes;
+	int r = find_runs(vm, &runs, &n, &bytes);
+	if (r < 0)
+		return r;
+	uint64_t len = 8 + 4 + 8 + n * 16 + bytes, at = o->off;
+	uint8_t h[SNAP_SECTION_HEADER], head[20], rh[16];
+	snap_section_header(h, SNAP_SEC_MEMORY, len, 0);
+	le64(head, vm->mem_size);
+	memcpy(head + 8, (uint32_t[]){ PAGE }, 4);
+	le64(head + 12, n);
+	if ((r = snap_out_write(o, h, sizeof(h))) == 0) {
+		snap_out_crc_reset(o);
+		r = snap_out_write(o, head, sizeof(head));
+	}
+	for (uint64_t i = 0; r == 0 && i < n; i++) {
+		le64(rh, runs[i].first * PAGE);
+		le64(rh + 8, runs[i].n);
+		r = snap_out_write(o, rh, sizeof(rh));
+		if (r == 0)
+			r = snap_out_write(o, vm->mem + runs[i].first * PAGE, runs[i].n * PAGE);
+	}
+	free(runs);
+	if (r == 0) {
+		snap_section_header(h, SNAP_SEC_MEMORY, len, o->crc);
+		r = snap_out_patch(o, at, h, sizeof(h));
+	}
+	return r;
+}
+
+int snap_save(struct vm *vm, const char *path)
+{
+	struct snap_buf b = { 0 };
+	struct snap_out o;
+	bool held = hold(vm);
+	int r = capture(vm, &b);
+	if (r == 0 && (r = snap_out_open(&o, path)) == 0) {
+		r = snap_out_write(&o, b.data, b.len);
+		if (r == 0)
+			r = write_memory(&o, vm);
+		if (r == 0) {
+			uint8_t end[SNAP_SECTION_HEADER];
+			snap_section_header(end, SNAP_SEC_END, 0, snap_crc32c(0, NULL, 0));
+			r = snap_out_write(&o, end, sizeof(end));
+		}
+		if (r == 0)
+			r = snap_out_commit(&o);
+		else
+			snap_out_abort(&o);
+	}
+	release(vm, held);
+	snap_buf_free(&b);
+	return r < 0 ? err_wrap(r, "saving %s to %s", vm->name, path) : 0;
+}
+
+struct mapped_file {
+	const uint8_t *p;
+	size_t len;
+};
+
+static int map_file(const char *path, struct mapped_file *f)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(-errno, "cannot open %s: %s", path, strerror(errno));
+	struct stat st;
+	int r = 0;
+	f->p = NULL;
+	f->len = 0;
+	if (fstat(fd, &st) < 0) {
+		r = err_set(-errno, "cannot stat %s: %s", path, strerror(errno));
+	} else if (st.st_size > 0) {
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			r = err_set(-errno, "cannot map %s: %s", path, strerror(errno));
+		else {
+			f->p = p;
+			f->len = (size_t)st.st_size;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+static void unmap_file(struct mapped_file *f)
+{
+	if (f->p)
+		munmap((void *)f->p, f->len);
+}
+
+static int read_image(const char *path, struct mapped_file *f, struct image *img)
+{
+	memset(img, 0, sizeof(*img));
+	int r = map_file(path, f);
+	if (r < 0)
+		return r;
+	struct snap_reader rd;
+	r = snap_file_open(f->p, f->len, &rd);
+	if (r == 0)
+		r = parse_image(&rd, img, true);
+	if (r < 0) {
+		image_free(img);
+		unmap_file(f);
+		return err_wrap(r, "%s", path);
+	}
+	return 0;
+}
+
+/* The VM's RAM is zero (fresh) when this runs. */
+static void copy_memory(struct vm *vm, const struct snap_section *s)
+{
+	struct snap_reader r = { s->data, s->len, 20, 0 };
+	uint64_t runs;
+	memcpy(&runs, s->data + 12, 8);
+	for (uint64_t i = 0; i < runs; i++) {
+		uint64_t off = snap_get_u64(&r), n = snap_get_u64(&r);
+		memcpy(vm->mem + off, snap_get_bytes(&r, n * PAGE), n * PAGE);
+	}
+}
+
+int snap_load(const char *path, const char *name, struct vm **out)
+{
+	struct mapped_file f;
+	struct image img;
+	int r = read_image(path, &f, &img);
+	if (r < 0)
+		return r;
+	struct vm_config cfg = { .mem_size = img.mem_size, .vcpus = (int)img.nvcpus };
+	cfg.name = name ? name : vm_find(img.name) ? NULL : img.name;
+	struct vm *vm = NULL;
+	r = vm_create(&cfg, &vm);
+	if (r == 0) {
+		copy_memory(vm, &img.memory);
+		r = apply(vm, &img);
+		if (r < 0) {
+			vm_destroy(vm);
+			r = err_wrap(r, "loading %s", path);
+		}
+	}
+	image_free(&img);
+	unmap_file(&f);
+	if (r == 0)
+		*out = vm;
+	return r;
+}
+
+/* The file has passed every check, but KVM may still refuse a structure in it
+ * (a crafted file with good checksums): the VM's state from just before is
+ * kept as an internal snapshot and put back then, so a bad file changes nothing. */
+int snap_restore_file(struct vm *vm, const char *path)
+{
+	struct mapped_file f;
+	struct image img;
+	int r = read_image(path, &f, &img);
+	if (r < 0)
+		return r;
+	r = check_fits(vm, &img);
+	struct membase *fresh = NULL;
+	struct snap undo;
+	memset(&undo, 0, sizeof(undo));
+	if (r == 0) {
+		char name[80];
+		snprintf(name, sizeof(name), "hvwb:%s", vm->name);
+		fresh = membase_new(vm->mem_size, name);
+		r = fresh ? 0 : -ENOMEM;
+	}
+	if (r == 0) {
+		vm_pause(vm);
+		r = take(vm, &undo);
+	}
+	if (r == 0 && (r = vm_mem_remap(vm, fresh, true)) == 0) {
+		copy_memory(vm, &img.memory);
+		if ((r = apply(vm, &img)) < 0) {
+			char why[512];
+			snprintf(why, sizeof(why), "%s", err_msg());
+			restore_from(vm, &undo);
+			r = err_set(r, "%s (the VM was left as it was)", why);
+		}
+	}
+	if (undo.mem)
+		membase_put(undo.mem);
+	snap_buf_free(&undo.state);
+	membase_put(fresh);
+	image_free(&img);
+	unmap_file(&f);
+	return r;
+}
+
+/* ---- clones ---- */
+
+struct clone_walk {
+	struct dev_walk have;     /* the clone's devices */
+	struct dev_walk parent;
+};
+
+/* Each parent device the new VM lacks (beyond the UART and debug-exit every
+ * VM is born with) is copied through its clone hook. */
+static int clone_devices(struct vm *parent, struct vm *child)
+{
+	struct clone_walk w = { { 0 }, { 0 } };
+	bus_for_each_device(parent->bus, collect_dev, &w.parent);
+	bus_for_each_device(child->bus, collect_dev, &w.have);
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < w.parent.n; i++) {
+		struct device *d = w.parent.devs[i];
+		unsigned k = 0;
+		for (size_t j = 0; j < i; j++)
+			k += strcmp(w.parent.devs[j]->name, d->name) == 0;
+		if (!nth_device(&w.have, d->name, k) && d->clone)
+			r = d->clone(d, child->bus, &child->host);
+	}
+	free(w.parent.devs);
+	free(w.have.devs);
+	return r;
+}
+
+static void copy_symbols(struct vm *from, struct vm *to)
+{
+	size_t n = sym_count(from->syms);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t addr;
+		const char *name = sym_name_at(from->syms, i, &addr);
+		if (name)
+			sym_add(to->syms, name, addr, 0);
+	}
+}
+
+int snap_clone(struct vm *vm, const char *name, struct vm **out)
+{
+	struct snap_buf b = { 0 };
+	struct membase *base = NULL;
+	bool held = hold(vm);
+	int r = capture(vm, &b);
+	if (r == 0)
+		r = snap_mem_freeze(vm, &base);
+	release(vm, held);
+	struct image img;
+	struct snap_reader rd = { b.data, b.len, 0, 0 };
+	memset(&img, 0, sizeof(img));
+	if (r == 0)
+		r = parse_image(&rd, &img, false);
+	struct vm_config cfg = { .name = name, .mem_size = vm->mem_size, .vcpus = vm->nvcpus };
+	struct vm *c = NULL;
+	if (r == 0)
+		r = vm_create(&cfg, &c);
+	if (r == 0 && vm->cpuid_hidden && (r = vm_cpuid_hide(c, vm->cpuid_hidden)) < 0)
+		vm_destroy(c);
+	if (r == 0) {
+		r = vm_mem_remap(c, base, false);
+		if (r == 0)
+			r = clone_devices(vm, c);
+		if (r == 0)
+			r = apply(c, &img);
+		if (r == 0)
+			copy_symbols(vm, c);
+		if (r < 0)
+			vm_destroy(c);
+	}
+	image_free(&img);
+	membase_put(base);
+	snap_buf_free(&b);
+	if (r == 0)
+		*out = c;
+	return r;
+}
