@@ -469,6 +469,8 @@ static int vm_index(lua_State *L)
 		lua_pushstring(L, vm_name(w->vm));
 	} else if (strcmp(key, "vcpus") == 0) {
 		lua_pushinteger(L, vm_vcpu_count(w->vm));
+	} else if (strcmp(key, "accel") == 0) {
+		lua_pushstring(L, vm_accel(w->vm));
 	} else if (strcmp(key, "mem") == 0) {
 		lua_pushinteger(L, (lua_Integer)vm_mem_size(w->vm));
 	} else if (strcmp(key, "stop") == 0) {

@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/err.h"
@@ -164,15 +165,15 @@ static uint64_t check_mem_size(lua_State *L, int t)
 	return size;
 }
 
-static int check_vcpus(lua_State *L, int t)
+static int check_vcpus(lua_State *L, int t, const char *accel)
 {
 	lua_getfield(L, t, "vcpus");
 	int n = 1;
 	if (!lua_isnil(L, -1)) {
 		luaL_argcheck(L, lua_isinteger(L, -1), 1, "vcpus must be an integer");
 		lua_Integer v = lua_tointeger(L, -1);
-		int max = vm_max_vcpus();
-		if (v < 1 || v > max)
+		int max = vm_max_vcpus(accel);
+		if (max > 0 && (v < 1 || v > max))
 			luaL_error(L, "bad argument #1 to 'vm' (vcpus must be from 1 to %d on this host)", max);
 		n = (int)v;
 	}
@@ -192,8 +193,19 @@ static int wb_vm(lua_State *L)
 		luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "name must be a string");
 		cfg.name = lua_tostring(L, -1);
 	}
+	lua_getfield(L, 1, "accel");
+	if (!lua_isnil(L, -1)) {
+		const char *a = lua_tostring(L, -1);
+		luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING &&
+			      (!strcmp(a, "auto") || !strcmp(a, "kvm") || !strcmp(a, "soft")), 1,
+			      "accel must be \"auto\", \"kvm\" or \"soft\"");
+		cfg.accel = a;
+	} else {
+		cfg.accel = getenv("HVWB_ACCEL");
+	}
+	lua_pop(L, 1);
 	cfg.mem_size = check_mem_size(L, 1);
-	cfg.vcpus = check_vcpus(L, 1);
+	cfg.vcpus = check_vcpus(L, 1, cfg.accel);
 	if (cfg.name && vm_find(cfg.name))
 		return luaL_error(L, "bad argument #1 to 'vm' (a VM named '%s' already exists)", cfg.name);
 	struct wbl_vm *w = lua_newuserdatauv(L, sizeof(*w), 1);
@@ -230,21 +242,8 @@ static int wb_vms(lua_State *L)
 	return 1;
 }
 
-/* wb.host(): what this host's KVM offers. */
-static int wb_host(lua_State *L)
+static void push_debug_probe(lua_State *L, const struct host_probe *p)
 {
-	lua_newtable(L);
-	int r = vm_host_check();
-	lua_pushboolean(L, r == 0);
-	lua_setfield(L, -2, "kvm");
-	if (r < 0) {
-		lua_pushstring(L, err_msg());
-		lua_setfield(L, -2, "error");
-		return 1;
-	}
-	lua_pushinteger(L, vm_max_vcpus());
-	lua_setfield(L, -2, "max_vcpus");
-	const struct host_probe *p = probe_host();
 	for (int ring = 0; ring <= 3; ring += 3) {
 		const struct probe_ring *r = &p->ring[ring];
 		lua_createtable(L, 0, 4);
@@ -260,6 +259,57 @@ static int wb_host(lua_State *L)
 	}
 	lua_pushboolean(L, p->block_irq);
 	lua_setfield(L, -2, "block_irq");
+}
+
+static void push_accel(lua_State *L, const struct vm_accel_info *i)
+{
+	lua_createtable(L, 0, 8);
+	lua_pushboolean(L, i->usable);
+	lua_setfield(L, -2, "usable");
+	if (!i->usable) {
+		lua_pushstring(L, i->why);
+		lua_setfield(L, -2, "error");
+		return;
+	}
+	lua_pushinteger(L, i->max_vcpus);
+	lua_setfield(L, -2, "max_vcpus");
+	push_debug_probe(L, i->debug);
+}
+
+/* wb.host(): the accelerators this host offers and what each can do; the
+ * fields of the one new VMs get (accel) are copied to the top level. */
+static int wb_host(lua_State *L)
+{
+	struct vm_accel_info info[4];
+	int n = vm_accels(info, 4);
+	lua_newtable(L);
+	lua_createtable(L, 0, n);
+	const struct vm_accel_info *chosen = NULL, *kvm = NULL;
+	for (int i = 0; i < n && i < 4; i++) {
+		push_accel(L, &info[i]);
+		lua_setfield(L, -2, info[i].name);
+		if (!chosen && info[i].usable)
+			chosen = &info[i];
+		if (strcmp(info[i].name, "kvm") == 0)
+			kvm = &info[i];
+	}
+	lua_setfield(L, -2, "accels");
+	lua_pushboolean(L, kvm && kvm->usable);
+	lua_setfield(L, -2, "kvm");
+	if (!chosen) {
+		lua_pushstring(L, n ? info[0].why : "no accelerator");
+		lua_setfield(L, -2, "error");
+		return 1;
+	}
+	lua_pushstring(L, chosen->name);
+	lua_setfield(L, -2, "accel");
+	if (kvm && !kvm->usable) {
+		lua_pushstring(L, kvm->why);
+		lua_setfield(L, -2, "kvm_error");
+	}
+	lua_pushinteger(L, chosen->max_vcpus);
+	lua_setfield(L, -2, "max_vcpus");
+	push_debug_probe(L, chosen->debug);
 	return 1;
 }
 

@@ -19,6 +19,9 @@ struct accel_vcpu;  /* one vCPU of it */
 
 struct accel_ops {
 	const char *name;                 /* "kvm" or "soft" */
+	/* 0 when this accelerator can make VMs here, else a negative errno
+	 * with the reason in util/err's message. */
+	int (*usable)(void);
 
 	/* VM level. create also makes the interrupt controllers (PIC pair,
 	 * IOAPIC, PIT, one LAPIC per vCPU) and the TSS/identity pages a real
@@ -88,5 +91,12 @@ struct accel_ops {
 
 extern const struct accel_ops accel_kvm;
 extern const struct accel_ops accel_soft;
+
+/* The accelerator called `name`, or for NULL and "auto" the first usable one
+ * (kvm, then soft). A negative errno with a message if it is unknown or not
+ * usable here. */
+int accel_pick(const char *name, const struct accel_ops **out);
+/* The accelerators this build has, NULL-terminated, fastest first. */
+extern const struct accel_ops *const accel_all[];
 
 #endif

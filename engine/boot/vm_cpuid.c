@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "util/err.h"
 #include "engine/core/vm_internal.h"
@@ -16,10 +15,10 @@
 int vm_cpuid_hide(struct vm *vm, cpuid_hidden_t hidden)
 {
 	for (int i = 0; i < vm->nvcpus; i++) {
-		int fd = vm_vcpu_fd(vm, i);
-		if (fd < 0)
-			return fd;
-		int r = kvm_set_cpuid(fd, i, hidden);
+		struct vcpu *v = vm_stopped_vcpu(vm, i);
+		if (!v)
+			return -EBUSY;
+		int r = vcpu_set_cpuid(v, hidden);
 		if (r == -EINVAL || r == -EFAULT)
 			return err_set(r, "VM %s has already run: KVM takes a new CPUID only before a "
 				       "vCPU's first run (make a new VM and set it first)", vm->name);
@@ -37,17 +36,17 @@ cpuid_hidden_t vm_cpuid_hidden(const struct vm *vm)
 
 int vm_cpuid_get(struct vm *vm, int vcpu, struct kvm_cpuid2 **out)
 {
-	int fd = vm_vcpu_fd(vm, vcpu);
-	if (fd < 0)
-		return fd;
+	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
+	if (!v)
+		return -EBUSY;
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + CPUID_GET_MAX * sizeof(c->entries[0]));
 	if (!c)
 		return err_set(-ENOMEM, "out of memory");
 	c->nent = CPUID_GET_MAX;
-	if (ioctl(fd, KVM_GET_CPUID2, c) < 0) {
-		int e = errno;
+	int r = vcpu_result(v, v->acc->get_cpuid(v->av, c), "reading the CPUID table");
+	if (r < 0) {
 		free(c);
-		return err_set(-e, "KVM_GET_CPUID2 on vCPU %d: %s", vcpu, strerror(e));
+		return r;
 	}
 	*out = c;
 	return 0;

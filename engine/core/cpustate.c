@@ -9,23 +9,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "util/err.h"
 #include "util/le.h"
-#include "engine/core/vm.h"
+#include "engine/core/vm_internal.h"
 
 #define XFEATURE_YMM (1ull << 2)
-
-static int vcpu_ioctl(struct vm *vm, int vcpu, unsigned long req, void *arg, const char *what)
-{
-	int fd = vm_vcpu_fd(vm, vcpu);
-	if (fd < 0)
-		return fd;
-	if (ioctl(fd, req, arg) < 0)
-		return err_set(-errno, "%s on vCPU %d: %s", what, vcpu, strerror(errno));
-	return 0;
-}
 
 /* struct kvm_msrs ends in a flexible array: one entry is all we need. */
 struct one_msr {
@@ -33,23 +22,24 @@ struct one_msr {
 	struct kvm_msr_entry entry;
 };
 
-static int msr_ioctl(struct vm *vm, int vcpu, unsigned long req, uint32_t index, uint64_t *value,
-		     const char *verb)
+static int msr_access(struct vm *vm, int vcpu, bool write, uint32_t index, uint64_t *value)
 {
-	int fd = vm_vcpu_fd(vm, vcpu);
-	if (fd < 0)
-		return fd;
+	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
+	if (!v)
+		return -EBUSY;
 	struct one_msr m;
 	memset(&m, 0, sizeof(m));
 	m.head.nmsrs = 1;
 	m.entry.index = index;
 	m.entry.data = *value;
-	int n = ioctl(fd, req, &m);
+	const char *verb = write ? "write" : "read";
+	int n = write ? v->acc->set_msrs(v->av, &m.head) : v->acc->get_msrs(v->av, &m.head);
 	if (n < 0)
-		return err_set(-errno, "%s MSR 0x%x on vCPU %d: %s", verb, index, vcpu, strerror(errno));
+		return err_set(n, "%s MSR 0x%x on vCPU %d: %s", verb, index, vcpu, strerror(-n));
 	if (n != 1)
-		return err_set(-EINVAL, "cannot %s MSR 0x%x on vCPU %d: KVM refuses it%s", verb, index,
-			       vcpu, req == KVM_SET_MSRS ? " (unknown MSR or invalid value)" : " (unknown MSR)");
+		return err_set(-EINVAL, "cannot %s MSR 0x%x on vCPU %d: the %s accelerator refuses it%s",
+			       verb, index, vcpu, v->acc->name,
+			       write ? " (unknown MSR or invalid value)" : " (unknown MSR)");
 	*value = m.entry.data;
 	return 0;
 }
@@ -57,18 +47,19 @@ static int msr_ioctl(struct vm *vm, int vcpu, unsigned long req, uint32_t index,
 int cpu_get_msr(struct vm *vm, int vcpu, uint32_t index, uint64_t *value)
 {
 	*value = 0;
-	return msr_ioctl(vm, vcpu, KVM_GET_MSRS, index, value, "read");
+	return msr_access(vm, vcpu, false, index, value);
 }
 
 int cpu_set_msr(struct vm *vm, int vcpu, uint32_t index, uint64_t value)
 {
-	return msr_ioctl(vm, vcpu, KVM_SET_MSRS, index, &value, "write");
+	return msr_access(vm, vcpu, true, index, &value);
 }
 
 int cpu_get_debugregs(struct vm *vm, int vcpu, struct kvm_debugregs *dr)
 {
 	memset(dr, 0, sizeof(*dr));
-	return vcpu_ioctl(vm, vcpu, KVM_GET_DEBUGREGS, dr, "KVM_GET_DEBUGREGS");
+	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
+	return v ? vcpu_result(v, v->acc->get_debugregs(v->av, dr), "reading the debug registers") : -EBUSY;
 }
 
 int cpu_set_debugregs(struct vm *vm, int vcpu, const struct kvm_debugregs *dr)
@@ -77,14 +68,16 @@ int cpu_set_debugregs(struct vm *vm, int vcpu, const struct kvm_debugregs *dr)
 		return err_set(-EINVAL, "DR6 and DR7 are 32-bit registers: bits 63..32 must be 0");
 	struct kvm_debugregs copy = *dr;
 	copy.flags = 0;
-	return vcpu_ioctl(vm, vcpu, KVM_SET_DEBUGREGS, &copy, "KVM_SET_DEBUGREGS");
+	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
+	return v ? vcpu_result(v, v->acc->set_debugregs(v->av, &copy), "setting the debug registers") : -EBUSY;
 }
 
 int cpu_get_xcr0(struct vm *vm, int vcpu, uint64_t *xcr0)
 {
 	struct kvm_xcrs x;
 	memset(&x, 0, sizeof(x));
-	int r = vcpu_ioctl(vm, vcpu, KVM_GET_XCRS, &x, "KVM_GET_XCRS");
+	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
+	int r = v ? vcpu_result(v, v->acc->get_xcrs(v->av, &x), "reading XCR0") : -EBUSY;
 	if (r < 0)
 		return r;
 	*xcr0 = 1;
@@ -119,7 +112,8 @@ static void decode_xsave(const uint8_t *a, struct cpu_vector_state *out)
 static int vector_from_fpu(struct vm *vm, int vcpu, struct cpu_vector_state *out)
 {
 	struct kvm_fpu f;
-	int r = vcpu_ioctl(vm, vcpu, KVM_GET_FPU, &f, "KVM_GET_FPU");
+	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
+	int r = v ? vcpu_result(v, v->acc->get_fpu(v->av, &f), "reading the FPU registers") : -EBUSY;
 	if (r < 0)
 		return r;
 	out->fcw = f.fcw;
@@ -138,16 +132,16 @@ static int vector_from_fpu(struct vm *vm, int vcpu, struct cpu_vector_state *out
 int cpu_get_vector_state(struct vm *vm, int vcpu, struct cpu_vector_state *out)
 {
 	memset(out, 0, sizeof(*out));
-	int fd = vm_vcpu_fd(vm, vcpu);
-	if (fd < 0)
-		return fd;
+	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
+	if (!v)
+		return -EBUSY;
 	if (cpu_get_xcr0(vm, vcpu, &out->xcr0) < 0)
 		out->xcr0 = 1;
 	out->has_ymm = out->xcr0 & XFEATURE_YMM;
 	struct kvm_xsave *xs = calloc(1, sizeof(*xs));
 	if (!xs)
 		return err_set(-ENOMEM, "out of memory");
-	int r = ioctl(fd, KVM_GET_XSAVE, xs) < 0 ? -errno : 0;
+	int r = v->acc->get_xsave(v->av, xs);
 	if (r == 0)
 		decode_xsave((const uint8_t *)xs->region, out);
 	free(xs);

@@ -7,8 +7,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "engine/debug/debug.h"
@@ -43,28 +41,23 @@ int vcpu_init(struct vm *vm, int index)
 	struct vcpu *v = &vm->vcpus[index];
 	v->vm = vm;
 	v->index = index;
+	v->acc = vm->accel;
 	v->stats_fd = -1;
 	v->parked = true;
-	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, index);
-	if (v->fd < 0)
-		return err_set(-errno, "KVM_CREATE_VCPU %d: %s", index, strerror(errno));
-	int size = kvm_vcpu_mmap_size();
-	if (size < 0)
-		return size;
-	v->run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-	if (v->run == MAP_FAILED) {
-		v->run = NULL;
-		return err_set(-errno, "mmap of vCPU %d's kvm_run: %s", index, strerror(errno));
-	}
-	if (kvm_check_cap(KVM_CAP_BINARY_STATS_FD))
-		v->stats_fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
-	return kvm_set_cpuid(v->fd, index, vm->cpuid_hidden);
+	int r = v->acc->vcpu_create(vm->avm, index, &v->av, &v->run);
+	if (r < 0)
+		return err_set(r, "creating vCPU %d (%s): %s", index, v->acc->name, strerror(-r));
+	r = v->acc->vcpu_stats_fd(v->av);
+	v->stats_fd = r < 0 ? -1 : r;
+	return vcpu_set_cpuid(v, vm->cpuid_hidden);
 }
 
+/* The signal brings a thread out of KVM_RUN or a soft vCPU's wait; the
+ * accelerator's own kick makes a run entered just after it return at once. */
 void vcpu_kick(struct vcpu *v)
 {
-	if (v->run)
-		v->run->immediate_exit = 1;
+	if (v->av)
+		v->acc->vcpu_kick(v->av);
 	if (v->thread_started)
 		pthread_kill(v->thread, KICK_SIGNAL);
 }
@@ -101,7 +94,7 @@ void vcpu_stop_init(struct vcpu *v, struct vm_stop *s, enum stop_kind kind)
 	s->kind = kind;
 	s->vcpu = v->index;
 	struct kvm_regs regs;
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+	if (v->acc->get_regs(v->av, &regs) == 0)
 		s->rip = regs.rip;
 }
 
@@ -205,7 +198,7 @@ static void handle_internal_error(struct vcpu *v)
 	}
 	struct kvm_sregs sr;
 	struct disasm_insn d;
-	if (s.insn_len && ioctl(v->fd, KVM_GET_SREGS, &sr) == 0 &&
+	if (s.insn_len && v->acc->get_sregs(v->av, &sr) == 0 &&
 	    disasm_decode(disasm_bits_of(&sr), s.rip, s.insn, s.insn_len, NULL, &d) > 0)
 		snprintf(s.insn_text, sizeof(s.insn_text), "%.63s", d.text);
 	char hint[360] = "";
@@ -253,7 +246,7 @@ static void dispatch_exit(struct vcpu *v)
 			"(no usable IDT or stack), and the CPU shut down");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (!debug_on_emulation_failure(v) && !fallback_emulate(v->fd, v->run))
+		if (!debug_on_emulation_failure(v) && !fallback_emulate(v))
 			handle_internal_error(v);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
@@ -280,18 +273,18 @@ static bool looks_halted(struct vcpu *v)
 {
 	struct kvm_mp_state mp;
 	struct kvm_regs regs;
-	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) < 0)
+	if (v->acc->get_mp_state(v->av, &mp) < 0)
 		return false;
 	if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
 		return v->index != 0;
 	if (mp.mp_state == KVM_MP_STATE_HALTED && !debug_after_hlt(v)) {
 		/* stale: not halted where a hlt would leave it. Let it run. */
 		mp.mp_state = KVM_MP_STATE_RUNNABLE;
-		ioctl(v->fd, KVM_SET_MP_STATE, &mp);
+		v->acc->set_mp_state(v->av, &mp);
 		v->idle_seen = false;
 		return false;
 	}
-	if (mp.mp_state != KVM_MP_STATE_HALTED || ioctl(v->fd, KVM_GET_REGS, &regs) < 0 ||
+	if (mp.mp_state != KVM_MP_STATE_HALTED || v->acc->get_regs(v->av, &regs) < 0 ||
 	    (regs.rflags & (1u << 9))) {
 		v->idle_seen = false;
 		return false;
@@ -333,7 +326,7 @@ static void complete_pending_io(struct vcpu *v)
 		return;
 	v->pending_io = false;
 	v->run->immediate_exit = 1;
-	ioctl(v->fd, KVM_RUN, 0);
+	v->acc->vcpu_run(v->av);
 }
 
 static bool vcpu_may_run(struct vcpu *v)
@@ -376,8 +369,8 @@ static bool vcpu_park(struct vcpu *v)
 static void run_once(struct vcpu *v)
 {
 	uint64_t t0 = stats_now_ns();
-	int r = ioctl(v->fd, KVM_RUN, 0);
-	int e = errno;
+	int r = v->acc->vcpu_run(v->av);
+	int e = -r;
 	uint64_t t1 = stats_now_ns();
 	v->stats.guest_ns += t1 - t0;
 	if (r < 0) {
@@ -467,10 +460,10 @@ void vcpu_fini(struct vcpu *v)
 	if (v->thread_started)
 		pthread_join(v->thread, NULL);
 	v->thread_started = false;
-	if (v->run)
-		munmap(v->run, (size_t)kvm_vcpu_mmap_size());
 	if (v->stats_fd >= 0)
 		close(v->stats_fd);
-	if (v->fd > 0)
-		close(v->fd);
+	if (v->av)
+		v->acc->vcpu_destroy(v->av);
+	v->av = NULL;
+	v->run = NULL;
 }

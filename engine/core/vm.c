@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "devices/uart16550.h"
 #include "engine/debug/debug.h"
 #include "util/err.h"
+#include "engine/debug/probe.h"
 #include "engine/state/snapshot.h"
 #include "engine/core/vm_internal.h"
 
@@ -20,7 +20,6 @@
  * IOAPIC and LAPIC live) as on a PC. */
 #define PCI_HOLE_START 0xc0000000ull
 #define FOUR_GIB 0x100000000ull
-#define TSS_ADDR 0xfffbd000ull
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
 #define MAX_VCPUS 64
@@ -28,21 +27,53 @@
 static struct vm *vm_head;
 static unsigned vm_serial_no;
 
-int vm_host_check(void)
+static int accel_max_vcpus(const struct accel_ops *a)
 {
-	int fd = kvm_fd();
-	return fd < 0 ? fd : 0;
-}
-
-int vm_max_vcpus(void)
-{
-	int n = kvm_check_cap(KVM_CAP_MAX_VCPUS);
+	int n = a->check_cap(KVM_CAP_MAX_VCPUS);
 	if (n <= 0)
-		n = kvm_check_cap(KVM_CAP_NR_VCPUS);
+		n = a->check_cap(KVM_CAP_NR_VCPUS);
 	if (n <= 0)
 		n = 1;
 	return n < MAX_VCPUS ? n : MAX_VCPUS;
 }
+
+int vm_host_check(void)
+{
+	const struct accel_ops *a;
+	return accel_pick(NULL, &a);
+}
+
+int vm_max_vcpus(const char *accel)
+{
+	const struct accel_ops *a;
+	int r = accel_pick(accel, &a);
+	return r < 0 ? r : accel_max_vcpus(a);
+}
+
+const char *vm_accel(const struct vm *vm)
+{
+	return vm->accel->name;
+}
+
+int vm_accels(struct vm_accel_info *out, int n)
+{
+	int count = 0;
+	for (; accel_all[count]; count++) {
+		if (count >= n)
+			continue;
+		const struct accel_ops *a = accel_all[count];
+		struct vm_accel_info *i = &out[count];
+		memset(i, 0, sizeof(*i));
+		i->name = a->name;
+		i->usable = a->usable() == 0;
+		if (!i->usable)
+			snprintf(i->why, sizeof(i->why), "%s", err_msg());
+		i->max_vcpus = i->usable ? accel_max_vcpus(a) : 0;
+		i->debug = probe_accel(a);
+	}
+	return count;
+}
+
 
 int vm_parse_size(const char *text, uint64_t *out)
 {
@@ -75,13 +106,8 @@ int vm_parse_size(const char *text, uint64_t *out)
 
 static int set_memory(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, uint64_t offset)
 {
-	struct kvm_userspace_memory_region r = {
-		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)(vm->mem + offset),
-	};
-	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return err_set(-errno, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-	return 0;
+	int r = vm->accel->set_memory(vm->avm, slot, 0, gpa, size, vm->mem + offset);
+	return r < 0 ? err_set(r, "adding guest RAM at 0x%llx: %s", (unsigned long long)gpa, strerror(-r)) : 0;
 }
 
 struct membase *membase_new(uint64_t size, const char *name)
@@ -183,8 +209,7 @@ int vm_mem_remap(struct vm *vm, struct membase *base, bool shared)
 static void host_set_irq(void *opaque, unsigned gsi, int level)
 {
 	struct vm *vm = opaque;
-	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
-	ioctl(vm->fd, KVM_IRQ_LINE, &irq);
+	vm->accel->irq_line(vm->avm, gsi, level);
 }
 
 static void host_request_exit(void *opaque, int64_t code)
@@ -217,13 +242,6 @@ static void host_request_crash(void *opaque, const char *reason)
 
 static int create_platform(struct vm *vm)
 {
-	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)TSS_ADDR) < 0)
-		return err_set(-errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
-	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return err_set(-errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
-		return err_set(-errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	vm->host = (struct device_host){ vm, host_set_irq, host_request_exit, host_request_crash };
 	vm->bus = bus_create();
 	if (!vm->bus)
@@ -234,14 +252,14 @@ static int create_platform(struct vm *vm)
 	return r;
 }
 
-static int check_config(const struct vm_config *cfg)
+static int check_config(const struct vm_config *cfg, const struct accel_ops *accel)
 {
 	if (cfg->name && (!*cfg->name || strlen(cfg->name) >= sizeof(((struct vm *)0)->name)))
 		return err_set(-EINVAL, "a VM name must have 1 to %zu characters",
 			       sizeof(((struct vm *)0)->name) - 1);
 	if (cfg->name && vm_find(cfg->name))
 		return err_set(-EEXIST, "a VM named '%s' already exists", cfg->name);
-	int max = vm_max_vcpus();
+	int max = accel_max_vcpus(accel);
 	if (cfg->vcpus < 1 || cfg->vcpus > max)
 		return err_set(-EINVAL, "vcpus must be from 1 to %d on this host, not %d", max, cfg->vcpus);
 	if (cfg->mem_size < (1u << 20) || (cfg->mem_size & 0xfff))
@@ -270,13 +288,15 @@ static int create_vcpus(struct vm *vm, int n)
 
 int vm_create(const struct vm_config *cfg, struct vm **out)
 {
-	int r = vm_host_check();
-	if (r < 0 || (r = check_config(cfg)) < 0)
+	const struct accel_ops *accel;
+	int r = accel_pick(cfg->accel, &accel);
+	if (r < 0 || (r = check_config(cfg, accel)) < 0)
 		return r;
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return err_set(-ENOMEM, "out of memory");
-	vm->fd = vm->stats_fd = -1;
+	vm->accel = accel;
+	vm->stats_fd = -1;
 	vm->state = VM_CREATED;
 	vm->stop.vcpu = -1;
 	vm->created_ns = stats_now_ns();
@@ -288,17 +308,18 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	else
 		snprintf(vm->name, sizeof(vm->name), "vm%u", no);
 	vm->syms = sym_create();
-	vm->fd = ioctl(kvm_fd(), KVM_CREATE_VM, 0);
 	if (!vm->syms)
 		r = err_set(-ENOMEM, "out of memory");
-	else if (vm->fd < 0)
-		r = err_set(-errno, "KVM_CREATE_VM: %s", strerror(errno));
+	else if ((r = accel->vm_create(&vm->avm)) < 0)
+		r = err_set(r, "creating a %s VM: %s", accel->name, strerror(-r));
 	if (r == 0)
 		r = create_memory(vm, cfg->mem_size);
 	if (r == 0)
 		r = create_platform(vm);
-	if (r == 0 && kvm_check_cap(KVM_CAP_BINARY_STATS_FD))
-		vm->stats_fd = ioctl(vm->fd, KVM_GET_STATS_FD, NULL);
+	if (r == 0) {
+		int fd = accel->vm_stats_fd(vm->avm);
+		vm->stats_fd = fd < 0 ? -1 : fd;
+	}
 	if (r == 0)
 		r = create_vcpus(vm, cfg->vcpus);
 	if (r < 0) {
@@ -356,8 +377,8 @@ void vm_destroy(struct vm *vm)
 	bus_destroy(vm->bus);
 	if (vm->stats_fd >= 0)
 		close(vm->stats_fd);
-	if (vm->fd >= 0)
-		close(vm->fd);
+	if (vm->avm)
+		vm->accel->vm_destroy(vm->avm);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
 	membase_put(vm->base);

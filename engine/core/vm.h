@@ -60,13 +60,28 @@ struct vm_config {
 	const char *name;       /* NULL: "vmN" */
 	uint64_t mem_size;      /* bytes, page aligned */
 	int vcpus;              /* 1..vm_max_vcpus() */
+	const char *accel;      /* "kvm", "soft"; NULL or "auto": kvm where usable, else soft */
 };
 
 struct vm;
 
 /* /dev/kvm is usable here (0), or why not (-errno with err_msg). */
 int vm_host_check(void);
-int vm_max_vcpus(void);
+int vm_max_vcpus(const char *accel);
+/* The accelerator the VM runs on: "kvm" or "soft". */
+const char *vm_accel(const struct vm *vm);
+
+/* What an accelerator can do on this host. */
+struct vm_accel_info {
+	const char *name;             /* "kvm" or "soft" */
+	bool usable;                  /* it can make VMs here; else why says why */
+	char why[256];
+	int max_vcpus;
+	const struct host_probe *debug; /* stepping and breakpoints, probed (debug/probe.h) */
+};
+/* The accelerators of this build, fastest first, into out[0..n); returns how
+ * many there are. The first usable one is what new VMs get by default. */
+int vm_accels(struct vm_accel_info *out, int n);
 
 int vm_create(const struct vm_config *cfg, struct vm **out);
 /* Stops the VM's threads and frees everything it owns. Any state. */
@@ -123,9 +138,7 @@ int vm_get_regs(struct vm *vm, int vcpu, struct kvm_regs *regs);
 int vm_set_regs(struct vm *vm, int vcpu, const struct kvm_regs *regs);
 int vm_get_sregs(struct vm *vm, int vcpu, struct kvm_sregs *sregs);
 int vm_set_sregs(struct vm *vm, int vcpu, const struct kvm_sregs *sregs);
-/* The vCPU's KVM fd for other per-vCPU ioctls (engine files only): -EINVAL
- * for a bad index, -EBUSY while the VM runs. The fd stays owned by the VM. */
-int vm_vcpu_fd(struct vm *vm, int vcpu);
+int vm_get_fpu(struct vm *vm, int vcpu, struct kvm_fpu *fpu);
 
 /* CPUID (vm_cpuid.c): hides features (cpuid.h) from every vCPU; only before
  * the VM's first run. vm_cpuid_get gives vCPU's table, to free(). */

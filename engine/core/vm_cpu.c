@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -25,20 +24,46 @@ static struct vcpu *stopped_vcpu(struct vm *vm, int index)
 	return &vm->vcpus[index];
 }
 
-static int vcpu_ioctl(struct vm *vm, int index, unsigned long req, void *arg, const char *what)
+struct vcpu *vm_stopped_vcpu(struct vm *vm, int index)
 {
-	struct vcpu *v = stopped_vcpu(vm, index);
-	if (!v)
-		return -EBUSY;
-	if (ioctl(v->fd, req, arg) < 0)
-		return err_set(-errno, "%s on vCPU %d: %s", what, index, strerror(errno));
-	return 0;
+	return stopped_vcpu(vm, index);
 }
 
-int vm_get_regs(struct vm *vm, int i, struct kvm_regs *r) { return vcpu_ioctl(vm, i, KVM_GET_REGS, r, "KVM_GET_REGS"); }
-int vm_set_regs(struct vm *vm, int i, const struct kvm_regs *r) { return vcpu_ioctl(vm, i, KVM_SET_REGS, (void *)r, "KVM_SET_REGS"); }
-int vm_get_sregs(struct vm *vm, int i, struct kvm_sregs *s) { return vcpu_ioctl(vm, i, KVM_GET_SREGS, s, "KVM_GET_SREGS"); }
-int vm_set_sregs(struct vm *vm, int i, const struct kvm_sregs *s) { return vcpu_ioctl(vm, i, KVM_SET_SREGS, (void *)s, "KVM_SET_SREGS"); }
+/* A vCPU call's result, with a message naming what failed. */
+int vcpu_result(const struct vcpu *v, int r, const char *what)
+{
+	return r < 0 ? err_set(r, "%s on vCPU %d: %s", what, v->index, strerror(-r)) : r;
+}
+
+int vm_get_regs(struct vm *vm, int i, struct kvm_regs *r)
+{
+	struct vcpu *v = stopped_vcpu(vm, i);
+	return v ? vcpu_result(v, v->acc->get_regs(v->av, r), "reading the registers") : -EBUSY;
+}
+
+int vm_set_regs(struct vm *vm, int i, const struct kvm_regs *r)
+{
+	struct vcpu *v = stopped_vcpu(vm, i);
+	return v ? vcpu_result(v, v->acc->set_regs(v->av, r), "setting the registers") : -EBUSY;
+}
+
+int vm_get_sregs(struct vm *vm, int i, struct kvm_sregs *s)
+{
+	struct vcpu *v = stopped_vcpu(vm, i);
+	return v ? vcpu_result(v, v->acc->get_sregs(v->av, s), "reading the system registers") : -EBUSY;
+}
+
+int vm_set_sregs(struct vm *vm, int i, const struct kvm_sregs *s)
+{
+	struct vcpu *v = stopped_vcpu(vm, i);
+	return v ? vcpu_result(v, v->acc->set_sregs(v->av, s), "setting the system registers") : -EBUSY;
+}
+
+int vm_get_fpu(struct vm *vm, int i, struct kvm_fpu *f)
+{
+	struct vcpu *v = stopped_vcpu(vm, i);
+	return v ? vcpu_result(v, v->acc->get_fpu(v->av, f), "reading the FPU registers") : -EBUSY;
+}
 
 int vm_boot(struct vm *vm, const struct boot_plan *plan, const char *what)
 {
@@ -53,7 +78,7 @@ int vm_boot(struct vm *vm, const struct boot_plan *plan, const char *what)
 	    (r = vm_set_regs(vm, 0, &regs)) < 0)
 		return err_wrap(r, "loading %s", what);
 	struct kvm_mp_state runnable = { KVM_MP_STATE_RUNNABLE };
-	ioctl(vm->vcpus[0].fd, KVM_SET_MP_STATE, &runnable);
+	vm->vcpus[0].acc->set_mp_state(vm->vcpus[0].av, &runnable);
 	pthread_mutex_lock(&engine_lock);
 	vm->state = VM_CREATED;
 	memset(&vm->stop, 0, sizeof(vm->stop));
@@ -127,12 +152,4 @@ int vm_kvm_stats(struct vm *vm, int vcpu, void (*fn)(void *arg, const char *name
 	if (vcpu >= vm->nvcpus)
 		return err_set(-EINVAL, "VM %s has no vCPU %d", vm->name, vcpu);
 	return stats_kvm_read(vcpu < 0 ? vm->stats_fd : vm->vcpus[vcpu].stats_fd, fn, arg);
-}
-
-int vm_vcpu_fd(struct vm *vm, int index)
-{
-	struct vcpu *v = stopped_vcpu(vm, index);
-	if (!v)
-		return index < 0 || index >= vm->nvcpus ? -EINVAL : -EBUSY;
-	return v->fd;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "engine/accel/accel.h"
 #include "engine/core/vm.h"
 
 struct uart;
@@ -25,7 +26,8 @@ struct membase {
 struct vcpu {
 	struct vm *vm;
 	int index;
-	int fd;
+	const struct accel_ops *acc;  /* the VM's accelerator, copied for short calls */
+	struct accel_vcpu *av;
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
@@ -47,7 +49,8 @@ struct vcpu {
 
 struct vm {
 	char name[64];
-	int fd;
+	const struct accel_ops *accel;
+	struct accel_vm *avm;
 	struct membase *base;  /* the file behind guest RAM */
 	bool mem_private;      /* mapped copy-on-write over base (see struct membase) */
 	uint8_t *mem;          /* host mapping of all guest RAM */
@@ -87,11 +90,9 @@ extern pthread_cond_t park_cond;
  * host calls meanwhile. Returns 0, -ETIMEDOUT or -EINTR (vm_interrupt_waits). */
 int engine_wait_until(bool (*done)(void *arg), void *arg, uint64_t deadline_ns);
 
-/* kvm.c: the process-wide /dev/kvm fd and what it supports. */
-int kvm_fd(void);
-int kvm_vcpu_mmap_size(void);
-int kvm_set_cpuid(int vcpu_fd, int index, cpuid_hidden_t hidden);
-int kvm_check_cap(int cap);
+/* vcpu_cpuid.c: gives a vCPU the CPUID table of its accelerator, with its own
+ * APIC id and without the features hidden from the VM. */
+int vcpu_set_cpuid(struct vcpu *v, cpuid_hidden_t hidden);
 
 /* vcpu.c */
 int vcpu_init(struct vm *vm, int index);
@@ -104,6 +105,11 @@ void vcpu_stop_init(struct vcpu *v, struct vm_stop *s, enum stop_kind kind);
 void vcpu_run_inline(struct vcpu *v);
 /* Makes a vCPU leave KVM_RUN soon (engine_lock held). */
 void vcpu_kick(struct vcpu *vcpu);
+
+/* vm_cpu.c: the vCPU to touch, or NULL with a message if the index is bad or
+ * the VM runs; and a vCPU call's result with a message naming what failed. */
+struct vcpu *vm_stopped_vcpu(struct vm *vm, int index);
+int vcpu_result(const struct vcpu *v, int r, const char *what);
 
 /* vm.c: guest RAM bases (snapshot.c and clone.c build on these). */
 struct membase *membase_new(uint64_t size, const char *name);

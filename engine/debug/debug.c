@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "engine/debug/debug.h"
 #include "engine/debug/disasm.h"
@@ -33,6 +32,7 @@ struct debug_state {
 	bool soft_watch;         /* watching by single-stepping and comparing */
 	uint64_t step_from_ip;   /* RIP (not linear) where the current step began */
 	uint64_t prev_rip;       /* soft_watch: the instruction about to execute */
+	const struct host_probe *host; /* what the VM's accelerator can do here */
 };
 
 /* Linear -> guest-physical for planting int3s and reading watched values. */
@@ -42,8 +42,10 @@ static struct debug_state *state(struct vm *vm)
 {
 	if (!vm->dbg) {
 		vm->dbg = calloc(1, sizeof(*vm->dbg));
-		if (vm->dbg)
+		if (vm->dbg) {
 			vm->dbg->next_id = 1;
+			vm->dbg->host = probe_accel(vm->accel);
+		}
 	}
 	return vm->dbg;
 }
@@ -59,18 +61,18 @@ static bool is_watch(enum debug_kind k)
 	return k == DBG_WATCH_WRITE || k == DBG_WATCH_RW;
 }
 
-static bool host_watches_data(void);
+static bool host_watches_data(const struct debug_state *d);
 
-static bool uses_slot(enum debug_kind k)
+static bool uses_slot(const struct debug_state *d, enum debug_kind k)
 {
-	return k == DBG_HW_EXEC || (is_watch(k) && host_watches_data());
+	return k == DBG_HW_EXEC || (is_watch(k) && host_watches_data(d));
 }
 
 static int slots_used(struct debug_state *d)
 {
 	int n = 0;
 	for (int i = 0; i < d->npts; i++)
-		n += d->pts[i].enabled && uses_slot(d->pts[i].kind);
+		n += d->pts[i].enabled && uses_slot(d, d->pts[i].kind);
 	return n;
 }
 
@@ -88,15 +90,15 @@ static int check_point(enum debug_kind kind, uint64_t addr, unsigned len)
 
 /* Without data breakpoints, watchpoints are made by stepping and comparing,
  * which sees writes but not reads. */
-static bool host_watches_data(void)
+static bool host_watches_data(const struct debug_state *d)
 {
-	return probe_host()->ring[0].hw_watch;
+	return d->host->ring[0].hw_watch;
 }
 
 int debug_add(struct vm *vm, enum debug_kind kind, uint64_t addr, unsigned len, bool temporary)
 {
 	int r = check_point(kind, addr, len);
-	if (r == 0 && kind == DBG_WATCH_RW && !host_watches_data())
+	if (r == 0 && kind == DBG_WATCH_RW && !probe_accel(vm->accel)->ring[0].hw_watch)
 		r = err_set(-ENOTSUP, "this host's KVM has no data breakpoints, so hvwb watches by "
 			    "single-stepping and comparing, which sees writes only: use mode \"w\"");
 	if (r < 0)
@@ -107,7 +109,7 @@ int debug_add(struct vm *vm, enum debug_kind kind, uint64_t addr, unsigned len, 
 		r = err_set(-ENOMEM, "out of memory");
 	else if (d->npts == DEBUG_MAX_BREAKPOINTS)
 		r = err_set(-ENOSPC, "a VM can have at most %d breakpoints and watchpoints", DEBUG_MAX_BREAKPOINTS);
-	else if (uses_slot(kind) && slots_used(d) == DEBUG_HW_SLOTS)
+	else if (uses_slot(d, kind) && slots_used(d) == DEBUG_HW_SLOTS)
 		r = err_set(-ENOSPC, "all %d debug registers (DR0-DR3) are in use: delete or disable a "
 			    "hardware breakpoint or watchpoint, or use a software breakpoint", DEBUG_HW_SLOTS);
 	if (r == 0) {
@@ -162,7 +164,7 @@ int debug_enable(struct vm *vm, int id, bool on)
 	pthread_mutex_lock(&engine_lock);
 	struct debug_point *p = find(vm->dbg, id);
 	int r = p ? refuse_running(vm, "change a breakpoint") : err_set(-ENOENT, "no breakpoint or watchpoint %d", id);
-	if (r == 0 && on && !p->enabled && uses_slot(p->kind) && slots_used(vm->dbg) == DEBUG_HW_SLOTS)
+	if (r == 0 && on && !p->enabled && uses_slot(vm->dbg, p->kind) && slots_used(vm->dbg) == DEBUG_HW_SLOTS)
 		r = err_set(-ENOSPC, "all %d debug registers (DR0-DR3) are in use", DEBUG_HW_SLOTS);
 	if (r == 0)
 		p->enabled = on;
@@ -186,7 +188,7 @@ static uint64_t linear_rip(struct vcpu *v)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+	if (v->acc->get_regs(v->av, &r) < 0 || v->acc->get_sregs(v->av, &s) < 0)
 		return ~0ull;
 	return s.cs.base + r.rip;
 }
@@ -229,7 +231,7 @@ void debug_plant(struct vm *vm)
 	struct debug_state *d = vm->dbg;
 	if (!d)
 		return;
-	d->soft_watch = !host_watches_data() && any_enabled_watch(d);
+	d->soft_watch = !host_watches_data(d) && any_enabled_watch(d);
 	/* Where vCPU 0 starts: needed only to step off an int3 there, to name a
 	 * soft watch's writer, or to scrub TF from interrupt frames. */
 	bool any_sw = false;
@@ -238,7 +240,7 @@ void debug_plant(struct vm *vm)
 	if (any_sw || d->soft_watch || (d->stepping && d->step_irqs)) {
 		struct kvm_regs r;
 		d->prev_rip = linear_rip(&vm->vcpus[0]);
-		if (ioctl(vm->vcpus[0].fd, KVM_GET_REGS, &r) == 0)
+		if (vm->vcpus[0].acc->get_regs(vm->vcpus[0].av, &r) == 0)
 			d->step_from_ip = r.rip;
 		plant_all(vm, d->prev_rip);
 	}
@@ -277,15 +279,15 @@ static int assign_slots(struct debug_state *d, uint64_t skip, struct debug_point
 	int n = 0;
 	for (int i = 0; d && i < d->npts && n < DEBUG_HW_SLOTS; i++) {
 		struct debug_point *p = &d->pts[i];
-		if (p->enabled && uses_slot(p->kind) && !(p->kind == DBG_HW_EXEC && p->addr == skip))
+		if (p->enabled && uses_slot(d, p->kind) && !(p->kind == DBG_HW_EXEC && p->addr == skip))
 			slot[n++] = p;
 	}
 	return n;
 }
 
-static bool blockirq_supported(void)
+static bool blockirq_supported(const struct debug_state *d)
 {
-	return probe_host()->block_irq; /* asked once, not on every step */
+	return d->host->block_irq; /* asked once, not on every step */
 }
 
 /* Builds and sets the vCPU's guest-debug state (engine_lock held). */
@@ -324,11 +326,11 @@ static void apply(struct vcpu *v, bool may_skip)
 		g.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
 		/* Only an explicit step holds interrupts; a software watch must let the
 		 * guest run as it would, timer interrupts and all. */
-		if (stepping && !d->step_irqs && blockirq_supported())
+		if (stepping && !d->step_irqs && blockirq_supported(d))
 			g.control |= KVM_GUESTDBG_BLOCKIRQ;
 	}
 	/* Consecutive steps set the same state: skip the ioctl then. */
-	if (memcmp(&g, &v->dbg_applied, sizeof(g)) != 0 && ioctl(v->fd, KVM_SET_GUEST_DEBUG, &g) == 0)
+	if (memcmp(&g, &v->dbg_applied, sizeof(g)) != 0 && v->acc->set_guest_debug(v->av, &g) == 0)
 		v->dbg_applied = g;
 }
 
@@ -405,8 +407,8 @@ static void step_retired(struct vcpu *v)
 	/* Whenever interrupts may be taken while stepping, keep TF out of frames. */
 	if (v->index == 0 && d && ((d->stepping && d->step_irqs) || d->soft_watch)) {
 		struct kvm_regs r;
-		tfleak_scrub(v->fd, v->vm, d->step_from_ip);
-		if (ioctl(v->fd, KVM_GET_REGS, &r) == 0)
+		tfleak_scrub(v, d->step_from_ip);
+		if (v->acc->get_regs(v->av, &r) == 0)
 			d->step_from_ip = r.rip;
 	}
 	if (d && d->soft_watch && v->index == 0 && soft_watch_check(v))
@@ -499,7 +501,7 @@ void debug_on_io(struct vcpu *v)
 	/* Finish the instruction now: on hardware KVM this run reports the
 	 * single-step trap of the I/O instruction; on PVM it was already retired. */
 	v->run->immediate_exit = 1;
-	int r = ioctl(v->fd, KVM_RUN, 0);
+	int r = v->acc->vcpu_run(v->av);
 	v->pending_io = false;
 	pthread_mutex_lock(&engine_lock);
 	if (!vm->pause_req)
@@ -542,7 +544,7 @@ bool debug_check_held_halt(struct vcpu *v)
 	pthread_mutex_lock(&engine_lock);
 	struct debug_state *d = v->vm->dbg;
 	if (d && d->stepping && !d->step_irqs && v->index == 0 &&
-	    ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0 && mp.mp_state == KVM_MP_STATE_HALTED) {
+	    v->acc->get_mp_state(v->av, &mp) == 0 && mp.mp_state == KVM_MP_STATE_HALTED) {
 		stop_locked(v, STOP_STEP, "the guest executed hlt while stepping with interrupts held, so "
 			    "nothing can wake it; step with {interrupts = true} to let the next interrupt in", 0);
 		stuck = true;
@@ -567,7 +569,7 @@ int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out)
 	if (n == 0)
 		return err_set(-EINVAL, "step needs a count of at least 1");
 	int cpl = current_cpl(vm);
-	if (cpl == 3 && !probe_host()->ring[3].step)
+	if (cpl == 3 && !probe_accel(vm->accel)->ring[3].step)
 		return err_set(-ENOTSUP, "this host's KVM cannot single-step ring-3 code: the trap goes "
 			       "to the guest instead of to hvwb (hosts without hardware virtualization, "
 			       "such as PVM, run ring 3 natively). Use breakpoints in ring-0 code, or a "
@@ -620,7 +622,7 @@ static int read_ram(void *opaque, uint64_t pa, void *buf, size_t len)
 int debug_linear_to_phys(struct vcpu *v, uint64_t la, uint64_t *gpa)
 {
 	struct kvm_sregs s;
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+	if (v->acc->get_sregs(v->av, &s) < 0)
 		return -errno;
 	struct mmu_ctx ctx = { .cr0 = s.cr0, .cr3 = s.cr3, .cr4 = s.cr4, .efer = s.efer,
 			       .read_phys = read_ram, .opaque = v->vm };

@@ -14,34 +14,35 @@
 #include "engine/debug/fallback.h"
 
 #include <stdint.h>
-#include <sys/ioctl.h>
+#include "engine/core/vm_internal.h"
 
 #define X87_ES 0x80
 
-static bool deliver_bp(int fd, struct kvm_regs *regs, const struct kvm_sregs *sr)
+static bool deliver_bp(struct vcpu *v, struct kvm_regs *regs, const struct kvm_sregs *sr)
 {
 	struct kvm_vcpu_events ev;
-	if (sr->idt.limit < 8 * 3 + 7 || ioctl(fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.exception.injected)
+	if (sr->idt.limit < 8 * 3 + 7 || v->acc->get_events(v->av, &ev) < 0 || ev.exception.injected)
 		return false;
 	regs->rip += 1;
 	ev.exception.injected = 1;
 	ev.exception.nr = 3;
 	ev.exception.has_error_code = 0;
 	ev.exception.error_code = 0;
-	return ioctl(fd, KVM_SET_REGS, regs) == 0 && ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
+	return v->acc->set_regs(v->av, regs) == 0 && v->acc->set_events(v->av, &ev) == 0;
 }
 
-static bool skip_fwait(int fd, struct kvm_regs *regs)
+static bool skip_fwait(struct vcpu *v, struct kvm_regs *regs)
 {
 	struct kvm_fpu fpu;
-	if (ioctl(fd, KVM_GET_FPU, &fpu) < 0 || (fpu.fsw & X87_ES))
+	if (v->acc->get_fpu(v->av, &fpu) < 0 || (fpu.fsw & X87_ES))
 		return false;
 	regs->rip += 1;
-	return ioctl(fd, KVM_SET_REGS, regs) == 0;
+	return v->acc->set_regs(v->av, regs) == 0;
 }
 
-bool fallback_emulate(int fd, const struct kvm_run *r)
+bool fallback_emulate(struct vcpu *v)
 {
+	const struct kvm_run *r = v->run;
 	struct kvm_regs regs;
 	struct kvm_sregs sr;
 	if (r->internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
@@ -49,8 +50,8 @@ bool fallback_emulate(int fd, const struct kvm_run *r)
 	    r->emulation_failure.insn_size < 1)
 		return false;
 	uint8_t op = r->emulation_failure.insn_bytes[0];
-	if ((op != 0xcc && op != 0x9b) || ioctl(fd, KVM_GET_REGS, &regs) < 0 ||
-	    ioctl(fd, KVM_GET_SREGS, &sr) < 0 || !(sr.cr0 & 1))
+	if ((op != 0xcc && op != 0x9b) || v->acc->get_regs(v->av, &regs) < 0 ||
+	    v->acc->get_sregs(v->av, &sr) < 0 || !(sr.cr0 & 1))
 		return false;
-	return op == 0xcc ? deliver_bp(fd, &regs, &sr) : skip_fwait(fd, &regs);
+	return op == 0xcc ? deliver_bp(v, &regs, &sr) : skip_fwait(v, &regs);
 }

@@ -8,6 +8,7 @@
 
 /* After an emulation failure of vCPU `fd`: true if the instruction at RIP was
  * one of ours and the vCPU can run on, false to report the failure. */
-bool fallback_emulate(int fd, const struct kvm_run *run);
+struct vcpu;
+bool fallback_emulate(struct vcpu *v);
 
 #endif

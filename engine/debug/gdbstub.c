@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -168,8 +167,7 @@ static int cpu_read(struct session *s, struct cpu *c)
 	int r = vm_get_regs(s->vm, s->gvcpu, &c->r);
 	if (r == 0)
 		r = vm_get_sregs(s->vm, s->gvcpu, &c->s);
-	int fd = r == 0 ? vm_vcpu_fd(s->vm, s->gvcpu) : -1;
-	c->have_fpu = fd >= 0 && ioctl(fd, KVM_GET_FPU, &c->f) == 0;
+	c->have_fpu = r == 0 && vm_get_fpu(s->vm, s->gvcpu, &c->f) == 0;
 	if (!c->have_fpu)
 		memset(&c->f, 0, sizeof(c->f));
 	return r;

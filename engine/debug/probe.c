@@ -2,16 +2,14 @@
  * paging (a host like PVM runs ring-3 code natively only then), running this
  * code at 0x1000 at ring 0 or ring 3:
  *     nop; nop; mov [0x2000], eax; nop; out 0xf4, al
- * and looking at the first exit: the answer KVM gives is the fact we record. */
-#include <fcntl.h>
+ * and looking at the first exit: the answer the accelerator gives is the fact
+ * we record, for each accelerator (KVM differs between hosts; soft does not). */
 #include <pthread.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "engine/debug/probe.h"
-#include "engine/core/vm_internal.h"
+#include "engine/accel/accel.h"
 
 #define CODE 0x1000
 #define DATA 0x2000
@@ -25,10 +23,11 @@ static const unsigned char probe_code[] = {
 enum probe_test { T_STEP, T_BREAK, T_WATCH, T_INT3 };
 
 struct probe_vm {
-	int vm, cpu;
+	const struct accel_ops *a;
+	struct accel_vm *vm;
+	struct accel_vcpu *cpu;
 	uint8_t *mem;
 	struct kvm_run *run;
-	size_t run_size;
 };
 
 static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, int dpl, bool code)
@@ -46,25 +45,30 @@ static void write_page_tables(uint8_t *mem)
 	pd[0] = 0x80 | user_rw_present; /* PS: one 2 MiB page at 0 */
 }
 
-static int probe_setup(struct probe_vm *p, int ring)
+static int probe_cpuid(struct probe_vm *p)
+{
+	struct {
+		struct kvm_cpuid2 head;
+		struct kvm_cpuid_entry2 e[256];
+	} c;
+	memset(&c, 0, sizeof(c));
+	c.head.nent = 256;
+	int r = p->a->supported_cpuid(&c.head);
+	return r < 0 ? r : p->a->set_cpuid(p->cpu, &c.head);
+}
+
+static int probe_setup(struct probe_vm *p, const struct accel_ops *a, int ring)
 {
 	memset(p, 0, sizeof(*p));
-	p->vm = p->cpu = -1;
-	p->vm = ioctl(kvm_fd(), KVM_CREATE_VM, 0);
+	p->a = a;
 	p->mem = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p->vm < 0 || p->mem == MAP_FAILED)
+	if (p->mem == MAP_FAILED || a->vm_create(&p->vm) < 0)
 		return -1;
 	memcpy(p->mem + CODE, probe_code, sizeof(probe_code));
 	write_page_tables(p->mem);
-	struct kvm_userspace_memory_region r = { .memory_size = RAM, .userspace_addr = (uintptr_t)p->mem };
-	p->run_size = (size_t)kvm_vcpu_mmap_size();
-	if (ioctl(p->vm, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0 || ioctl(p->vm, KVM_CREATE_IRQCHIP, 0) < 0 ||
-	    ioctl(p->vm, KVM_SET_USER_MEMORY_REGION, &r) < 0 ||
-	    (p->cpu = ioctl(p->vm, KVM_CREATE_VCPU, 0)) < 0 || kvm_set_cpuid(p->cpu, 0, 0) < 0)
-		return -1;
-	p->run = mmap(NULL, p->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->cpu, 0);
 	struct kvm_sregs s;
-	if (p->run == MAP_FAILED || ioctl(p->cpu, KVM_GET_SREGS, &s) < 0)
+	if (a->set_memory(p->vm, 0, 0, 0, RAM, p->mem) < 0 || a->vcpu_create(p->vm, 0, &p->cpu, &p->run) < 0 ||
+	    probe_cpuid(p) < 0 || a->get_sregs(p->cpu, &s) < 0)
 		return -1;
 	int rpl = ring ? 3 : 0;
 	flat_segment(&s.cs, (uint16_t)(0x08 | rpl), 0xb, rpl, true);
@@ -75,17 +79,15 @@ static int probe_setup(struct probe_vm *p, int ring)
 	s.cr4 = 0x20;       /* PAE */
 	s.efer = 0x500;     /* LME, LMA */
 	struct kvm_regs regs = { .rip = CODE, .rsp = 0x3000, .rflags = 0x3002 /* IOPL 3 */ };
-	return ioctl(p->cpu, KVM_SET_SREGS, &s) < 0 || ioctl(p->cpu, KVM_SET_REGS, &regs) < 0 ? -1 : 0;
+	return a->set_sregs(p->cpu, &s) < 0 || a->set_regs(p->cpu, &regs) < 0 ? -1 : 0;
 }
 
 static void probe_teardown(struct probe_vm *p)
 {
-	if (p->run && p->run != MAP_FAILED)
-		munmap(p->run, p->run_size);
-	if (p->cpu >= 0)
-		close(p->cpu);
-	if (p->vm >= 0)
-		close(p->vm);
+	if (p->cpu)
+		p->a->vcpu_destroy(p->cpu);
+	if (p->vm)
+		p->a->vm_destroy(p->vm);
 	if (p->mem && p->mem != MAP_FAILED)
 		munmap(p->mem, RAM);
 }
@@ -107,29 +109,29 @@ static void arm(struct probe_vm *p, enum probe_test t)
 		g.control |= KVM_GUESTDBG_USE_SW_BP;
 		p->mem[CODE + 1] = 0xcc;
 	}
-	ioctl(p->cpu, KVM_SET_GUEST_DEBUG, &g);
+	p->a->set_guest_debug(p->cpu, &g);
 }
 
 /* Runs until the first exit that is not an interruption; returns it. */
 static uint32_t first_exit(struct probe_vm *p)
 {
 	for (int tries = 0; tries < 8; tries++) {
-		if (ioctl(p->cpu, KVM_RUN, 0) == 0)
+		if (p->a->vcpu_run(p->cpu) == 0)
 			return p->run->exit_reason;
 	}
 	return KVM_EXIT_UNKNOWN;
 }
 
-static void probe_ring(int ring, struct probe_ring *out)
+static void probe_ring(const struct accel_ops *a, int ring, struct probe_ring *out)
 {
 	for (enum probe_test t = T_STEP; t <= T_INT3; t++) {
 		struct probe_vm p;
 		uint32_t e = KVM_EXIT_UNKNOWN;
-		if (probe_setup(&p, ring) == 0) {
+		if (probe_setup(&p, a, ring) == 0) {
 			arm(&p, t);
 			e = first_exit(&p);
 		}
-		bool dbg = e == KVM_EXIT_DEBUG;
+		bool dbg = e == KVM_EXIT_DEBUG && p.run;
 		if (t == T_STEP)
 			out->step = dbg && (p.run->debug.arch.dr6 & 0x4000);
 		else if (t == T_BREAK)
@@ -143,23 +145,33 @@ static void probe_ring(int ring, struct probe_ring *out)
 	}
 }
 
-static struct host_probe result;
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+/* One answer per accelerator, found the first time it is asked for. */
+static struct host_probe results[4];
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void probe_all(void)
+static void probe_all(const struct accel_ops *a, struct host_probe *out)
 {
-	if (kvm_fd() < 0)
+	if (a->usable() < 0)
 		return;
-	probe_ring(0, &result.ring[0]);
-	probe_ring(3, &result.ring[3]);
-	result.block_irq = (kvm_check_cap(KVM_CAP_SET_GUEST_DEBUG2) & KVM_GUESTDBG_BLOCKIRQ) != 0;
-	result.done = true;
+	probe_ring(a, 0, &out->ring[0]);
+	probe_ring(a, 3, &out->ring[3]);
+	out->block_irq = (a->check_cap(KVM_CAP_SET_GUEST_DEBUG2) & KVM_GUESTDBG_BLOCKIRQ) != 0;
+	out->done = true;
 }
 
-const struct host_probe *probe_host(void)
+const struct host_probe *probe_accel(const struct accel_ops *a)
 {
-	pthread_once(&probe_once, probe_all);
-	return &result;
+	int i = 0;
+	while (accel_all[i] && accel_all[i] != a)
+		i++;
+	static const struct host_probe none;
+	if (!accel_all[i] || i >= (int)(sizeof(results) / sizeof(results[0])))
+		return &none;
+	pthread_mutex_lock(&probe_lock);
+	if (!results[i].done)
+		probe_all(a, &results[i]);
+	pthread_mutex_unlock(&probe_lock);
+	return &results[i];
 }
 
 const char *probe_int3_name(enum probe_int3 v)

@@ -23,8 +23,10 @@ struct host_probe {
 	bool block_irq;            /* KVM_GUESTDBG_BLOCKIRQ is offered */
 };
 
-/* Runs the probe the first time; later calls return the same answers. */
-const struct host_probe *probe_host(void);
+struct accel_ops;
+/* Runs the probe on accelerator `a` the first time; later calls return the
+ * same answers. All false where the accelerator cannot run here. */
+const struct host_probe *probe_accel(const struct accel_ops *a);
 const char *probe_int3_name(enum probe_int3 v);
 
 #endif

@@ -5,7 +5,7 @@
  * its own). After each step we check whether RIP is at the entry of an
  * interrupt gate and, if so, clear TF in the frame the CPU just pushed. */
 #include <string.h>
-#include <sys/ioctl.h>
+#include "engine/core/vm_internal.h"
 
 #include "engine/debug/mmu.h"
 #include "engine/debug/tfleak.h"
@@ -35,11 +35,12 @@ static int write_ram(void *opaque, uint64_t pa, const void *buf, size_t len)
  * registers in the instruction that ended the step, plus an error code. */
 #define SEARCH_BYTES 64
 
-void tfleak_scrub(int vcpu_fd, struct vm *vm, uint64_t ip_before)
+void tfleak_scrub(struct vcpu *v, uint64_t ip_before)
 {
+	struct vm *vm = v->vm;
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	if (ioctl(vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &s) < 0)
+	if (v->acc->get_regs(v->av, &r) < 0 || v->acc->get_sregs(v->av, &s) < 0)
 		return;
 	int bits = !(s.cr0 & 1) ? 16 : (s.efer & 0x400) && s.cs.l ? 64 : 32;
 	unsigned w = (unsigned)bits / 8;

@@ -7,6 +7,7 @@ struct vm;
 
 /* vCPU thread, after a step with interrupts allowed; ip_before is the RIP
  * (not linear) the step started from. */
-void tfleak_scrub(int vcpu_fd, struct vm *vm, uint64_t ip_before);
+struct vcpu;
+void tfleak_scrub(struct vcpu *v, uint64_t ip_before);
 
 #endif

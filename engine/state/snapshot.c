@@ -11,26 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/err.h"
+#include "engine/state/snap_cpu.h"
 #include "engine/state/snapshot.h"
 #include "engine/core/vm_internal.h"
 
 #define PAGE 4096u
 #define MAX_SNAP_VCPUS 1024u
-
-/* Records of a VCPU section, in the order they are put back (QEMU's order:
- * registers before the special registers, MSRs before the LAPIC, events last). */
-enum {
-	REC_REGS = 1, REC_XSAVE, REC_FPU, REC_XCRS, REC_SREGS, REC_MSRS, REC_MP_STATE,
-	REC_LAPIC, REC_EVENTS, REC_DEBUGREGS, REC_MAX,
-};
-/* Records of the PLATFORM section. */
-enum { REC_PIC_MASTER = 1, REC_PIC_SLAVE, REC_IOAPIC, REC_PIT2, REC_CLOCK, PREC_MAX };
 
 struct snap {
 	uint64_t id;
@@ -63,161 +54,6 @@ static void release(struct vm *vm, bool held)
 }
 
 /* ---- capture ---- */
-
-static size_t xsave_size(void)
-{
-	int n = kvm_check_cap(KVM_CAP_XSAVE2);
-	return n > (int)sizeof(struct kvm_xsave) ? (size_t)n : sizeof(struct kvm_xsave);
-}
-
-static int get_rec(struct snap_buf *b, struct vcpu *v, uint32_t tag, unsigned long req,
-		   size_t size, const char *what)
-{
-	void *tmp = calloc(1, size);
-	if (!tmp)
-		return err_set(-ENOMEM, "out of memory");
-	int r = 0;
-	if (ioctl(v->fd, req, tmp) < 0) {
-		r = err_set(-errno, "%s on vCPU %d: %s", what, v->index, strerror(errno));
-	} else {
-		snap_buf_u32(b, tag);
-		snap_buf_u32(b, (uint32_t)size);
-		snap_buf_put(b, tmp, size);
-	}
-	free(tmp);
-	return r;
-}
-
-static uint32_t *msr_list;
-static uint32_t msr_count;
-static bool msr_ready;
-
-static struct kvm_msrs *msrs_alloc(uint32_t n)
-{
-	struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(struct kvm_msr_entry));
-	if (m)
-		m->nmsrs = n;
-	return m;
-}
-
-/* The MSRs KVM lists and also lets us read: probed one by one, once per
- * process, so the snapshot itself reads them all in one call. */
-static int msr_probe(int vcpu_fd)
-{
-	if (msr_ready)
-		return 0;
-	struct kvm_msr_list probe = { .nmsrs = 0 };
-	ioctl(kvm_fd(), KVM_GET_MSR_INDEX_LIST, &probe);
-	struct kvm_msr_list *l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
-	msr_list = calloc(probe.nmsrs + 1, sizeof(uint32_t));
-	struct kvm_msrs *one = msrs_alloc(1);
-	int r = 0;
-	if (!l || !msr_list || !one) {
-		r = err_set(-ENOMEM, "out of memory");
-	} else {
-		l->nmsrs = probe.nmsrs;
-		if (ioctl(kvm_fd(), KVM_GET_MSR_INDEX_LIST, l) < 0)
-			r = err_set(-errno, "KVM_GET_MSR_INDEX_LIST: %s", strerror(errno));
-		for (uint32_t i = 0; r == 0 && i < l->nmsrs; i++) {
-			one->entries[0].index = l->indices[i];
-			if (ioctl(vcpu_fd, KVM_GET_MSRS, one) == 1)
-				msr_list[msr_count++] = l->indices[i];
-		}
-		msr_ready = r == 0;
-	}
-	free(l);
-	free(one);
-	return r;
-}
-
-static int get_msrs(struct snap_buf *b, struct vcpu *v)
-{
-	int r = msr_probe(v->fd);
-	if (r < 0)
-		return r;
-	struct kvm_msrs *m = msrs_alloc(msr_count);
-	if (!m)
-		return err_set(-ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < msr_count; i++)
-		m->entries[i].index = msr_list[i];
-	int n = ioctl(v->fd, KVM_GET_MSRS, m);
-	if (n < 0) {
-		free(m);
-		return err_set(-errno, "KVM_GET_MSRS on vCPU %d: %s", v->index, strerror(errno));
-	}
-	snap_buf_u32(b, REC_MSRS);
-	snap_buf_u32(b, 4 + 12 * (uint32_t)n);
-	snap_buf_u32(b, (uint32_t)n);
-	for (int i = 0; i < n; i++) {
-		snap_buf_u32(b, m->entries[i].index);
-		snap_buf_u64(b, m->entries[i].data);
-	}
-	free(m);
-	return 0;
-}
-
-static int put_vcpu(struct snap_buf *b, struct vcpu *v)
-{
-	size_t at = snap_section_begin(b, SNAP_SEC_VCPU);
-	snap_buf_u32(b, (uint32_t)v->index);
-	int r = get_rec(b, v, REC_REGS, KVM_GET_REGS, sizeof(struct kvm_regs), "KVM_GET_REGS");
-	if (r == 0 && kvm_check_cap(KVM_CAP_XSAVE))
-		r = get_rec(b, v, REC_XSAVE, kvm_check_cap(KVM_CAP_XSAVE2) > 0 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE,
-			    xsave_size(), "KVM_GET_XSAVE");
-	else if (r == 0)
-		r = get_rec(b, v, REC_FPU, KVM_GET_FPU, sizeof(struct kvm_fpu), "KVM_GET_FPU");
-	if (r == 0 && kvm_check_cap(KVM_CAP_XCRS))
-		r = get_rec(b, v, REC_XCRS, KVM_GET_XCRS, sizeof(struct kvm_xcrs), "KVM_GET_XCRS");
-	if (r == 0)
-		r = get_rec(b, v, REC_SREGS, KVM_GET_SREGS, sizeof(struct kvm_sregs), "KVM_GET_SREGS");
-	if (r == 0)
-		r = get_msrs(b, v);
-	if (r == 0 && kvm_check_cap(KVM_CAP_MP_STATE))
-		r = get_rec(b, v, REC_MP_STATE, KVM_GET_MP_STATE, sizeof(struct kvm_mp_state), "KVM_GET_MP_STATE");
-	if (r == 0)
-		r = get_rec(b, v, REC_LAPIC, KVM_GET_LAPIC, sizeof(struct kvm_lapic_state), "KVM_GET_LAPIC");
-	if (r == 0 && kvm_check_cap(KVM_CAP_VCPU_EVENTS))
-		r = get_rec(b, v, REC_EVENTS, KVM_GET_VCPU_EVENTS, sizeof(struct kvm_vcpu_events),
-			    "KVM_GET_VCPU_EVENTS");
-	if (r == 0 && kvm_check_cap(KVM_CAP_DEBUGREGS))
-		r = get_rec(b, v, REC_DEBUGREGS, KVM_GET_DEBUGREGS, sizeof(struct kvm_debugregs),
-			    "KVM_GET_DEBUGREGS");
-	snap_section_end(b, at);
-	return r;
-}
-
-static int vm_get(struct vm *vm, struct snap_buf *b, uint32_t tag, unsigned long req, void *p,
-		  size_t size, const char *what)
-{
-	if (ioctl(vm->fd, req, p) < 0)
-		return err_set(-errno, "%s: %s", what, strerror(errno));
-	snap_buf_u32(b, tag);
-	snap_buf_u32(b, (uint32_t)size);
-	snap_buf_put(b, p, size);
-	return 0;
-}
-
-static int put_platform(struct snap_buf *b, struct vm *vm)
-{
-	size_t at = snap_section_begin(b, SNAP_SEC_PLATFORM);
-	int r = 0;
-	for (uint32_t chip = 0; r == 0 && chip < 3; chip++) {
-		struct kvm_irqchip c;
-		memset(&c, 0, sizeof(c));
-		c.chip_id = chip;
-		r = vm_get(vm, b, REC_PIC_MASTER + chip, KVM_GET_IRQCHIP, &c, sizeof(c), "KVM_GET_IRQCHIP");
-	}
-	struct kvm_pit_state2 pit;
-	struct kvm_clock_data clock;
-	memset(&pit, 0, sizeof(pit));
-	memset(&clock, 0, sizeof(clock));
-	if (r == 0)
-		r = vm_get(vm, b, REC_PIT2, KVM_GET_PIT2, &pit, sizeof(pit), "KVM_GET_PIT2");
-	if (r == 0)
-		r = vm_get(vm, b, REC_CLOCK, KVM_GET_CLOCK, &clock, sizeof(clock), "KVM_GET_CLOCK");
-	snap_section_end(b, at);
-	return r;
-}
 
 struct dev_walk {
 	struct device **devs;
@@ -290,9 +126,9 @@ static int capture(struct vm *vm, struct snap_buf *b)
 	put_vm(b, vm);
 	int r = 0;
 	for (int i = 0; r == 0 && i < vm->nvcpus; i++)
-		r = put_vcpu(b, &vm->vcpus[i]);
+		r = snap_put_vcpu(b, &vm->vcpus[i]);
 	if (r == 0)
-		r = put_platform(b, vm);
+		r = snap_put_platform(b, vm);
 	if (r == 0)
 		r = put_devices(b, vm);
 	if (r == 0 && b->err)
@@ -301,11 +137,6 @@ static int capture(struct vm *vm, struct snap_buf *b)
 }
 
 /* ---- parsing and checking ---- */
-
-struct recs {
-	const uint8_t *p[REC_MAX];
-	uint32_t len[REC_MAX];
-};
 
 struct image {
 	char name[64];
@@ -336,7 +167,7 @@ static int parse_recs(struct snap_reader *r, struct recs *out, uint32_t max, con
 		if (!p || tag == 0 || tag >= max || out->p[tag])
 			return bad("the snapshot is corrupt: a bad record in the %s section", what);
 		if (sizes[tag] && len != sizes[tag])
-			return err_set(-EINVAL, "the snapshot's %s record %u has %u bytes, this host's KVM uses %zu",
+			return err_set(-EINVAL, "the snapshot's %s record %u has %u bytes, hvwb uses %zu",
 				       what, tag, len, sizes[tag]);
 		out->p[tag] = p;
 		out->len[tag] = len;
@@ -346,18 +177,11 @@ static int parse_recs(struct snap_reader *r, struct recs *out, uint32_t max, con
 
 static int parse_vcpu(const struct snap_section *s, struct image *img)
 {
-	size_t sizes[REC_MAX] = {
-		[REC_REGS] = sizeof(struct kvm_regs), [REC_XSAVE] = xsave_size(),
-		[REC_FPU] = sizeof(struct kvm_fpu), [REC_XCRS] = sizeof(struct kvm_xcrs),
-		[REC_SREGS] = sizeof(struct kvm_sregs), [REC_MP_STATE] = sizeof(struct kvm_mp_state),
-		[REC_LAPIC] = sizeof(struct kvm_lapic_state), [REC_EVENTS] = sizeof(struct kvm_vcpu_events),
-		[REC_DEBUGREGS] = sizeof(struct kvm_debugregs),
-	};
 	struct snap_reader r = { s->data, s->len, 0, 0 };
 	uint32_t index = snap_get_u32(&r);
 	if (r.err || index >= img->nvcpus || img->vcpu[index].p[REC_REGS])
 		return bad("the snapshot is corrupt: %s", "a vCPU section has a bad or repeated index");
-	int rc = parse_recs(&r, &img->vcpu[index], REC_MAX, sizes, "vCPU");
+	int rc = parse_recs(&r, &img->vcpu[index], REC_MAX, snap_vcpu_rec_size, "vCPU");
 	if (rc < 0)
 		return rc;
 	const struct recs *v = &img->vcpu[index];
@@ -434,11 +258,6 @@ static int check_memory(const struct snap_section *s, uint64_t mem_size)
 
 static int parse_section(const struct snap_section *s, struct image *img, bool *seen_vm, bool *end)
 {
-	static const size_t psizes[PREC_MAX] = {
-		[REC_PIC_MASTER] = sizeof(struct kvm_irqchip), [REC_PIC_SLAVE] = sizeof(struct kvm_irqchip),
-		[REC_IOAPIC] = sizeof(struct kvm_irqchip), [REC_PIT2] = sizeof(struct kvm_pit_state2),
-		[REC_CLOCK] = sizeof(struct kvm_clock_data),
-	};
 	if (*end)
 		return bad("the snapshot is corrupt: %s", "there are sections after its end");
 	if (!*seen_vm && s->type != SNAP_SEC_VM)
@@ -453,7 +272,7 @@ static int parse_section(const struct snap_section *s, struct image *img, bool *
 	case SNAP_SEC_VCPU:
 		return parse_vcpu(s, img);
 	case SNAP_SEC_PLATFORM:
-		return parse_recs(&r, &img->platform, PREC_MAX, psizes, "platform");
+		return parse_recs(&r, &img->platform, PREC_MAX, snap_platform_rec_size, "platform");
 	case SNAP_SEC_DEVICES:
 		img->devices = *s;
 		img->has_devices = true;
@@ -500,91 +319,6 @@ static void image_free(struct image *img)
 }
 
 /* ---- applying ---- */
-
-static int set_rec(int fd, const struct recs *rc, int tag, unsigned long req, const char *what, int vcpu)
-{
-	if (!rc->p[tag])
-		return 0;
-	void *tmp = malloc(rc->len[tag]);
-	if (!tmp)
-		return err_set(-ENOMEM, "out of memory");
-	memcpy(tmp, rc->p[tag], rc->len[tag]);
-	if (req == KVM_SET_VCPU_EVENTS) {
-		/* GET does not claim these as valid, but they are part of the state. */
-		((struct kvm_vcpu_events *)tmp)->flags |= KVM_VCPUEVENT_VALID_NMI_PENDING |
-							  KVM_VCPUEVENT_VALID_SIPI_VECTOR;
-	} else if (req == KVM_SET_CLOCK) {
-		((struct kvm_clock_data *)tmp)->flags = 0;
-	}
-	int r = 0;
-	if (ioctl(fd, req, tmp) < 0) {
-		r = vcpu >= 0 ? err_set(-errno, "%s on vCPU %d: %s", what, vcpu, strerror(errno))
-			      : err_set(-errno, "%s: %s", what, strerror(errno));
-	}
-	free(tmp);
-	return r;
-}
-
-/* KVM_SET_MSRS stops at the first MSR it refuses; skip that one and go on, so
- * one MSR this host will not take back does not lose the others. */
-static int set_msrs(struct vcpu *v, const struct recs *rc)
-{
-	if (!rc->p[REC_MSRS])
-		return 0;
-	uint32_t n;
-	memcpy(&n, rc->p[REC_MSRS], 4);
-	struct kvm_msrs *m = msrs_alloc(n);
-	if (!m)
-		return err_set(-ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *e = rc->p[REC_MSRS] + 4 + 12 * i;
-		memcpy(&m->entries[i].index, e, 4);
-		memcpy(&m->entries[i].data, e + 4, 8);
-	}
-	uint32_t done = 0;
-	while (done < n) {
-		struct kvm_msrs *rest = msrs_alloc(n - done);
-		if (!rest)
-			break;
-		memcpy(rest->entries, m->entries + done, (n - done) * sizeof(struct kvm_msr_entry));
-		int got = ioctl(v->fd, KVM_SET_MSRS, rest);
-		free(rest);
-		if (got < 0)
-			break;
-		done += (uint32_t)got + 1;
-	}
-	free(m);
-	return 0;
-}
-
-static int apply_vcpu(struct vcpu *v, const struct recs *rc)
-{
-	int i = v->index, r;
-	if ((r = set_rec(v->fd, rc, REC_REGS, KVM_SET_REGS, "KVM_SET_REGS", i)) < 0 ||
-	    (r = set_rec(v->fd, rc, REC_XSAVE, KVM_SET_XSAVE, "KVM_SET_XSAVE", i)) < 0 ||
-	    (r = set_rec(v->fd, rc, REC_FPU, KVM_SET_FPU, "KVM_SET_FPU", i)) < 0 ||
-	    (r = set_rec(v->fd, rc, REC_XCRS, KVM_SET_XCRS, "KVM_SET_XCRS", i)) < 0 ||
-	    (r = set_rec(v->fd, rc, REC_SREGS, KVM_SET_SREGS, "KVM_SET_SREGS", i)) < 0 ||
-	    (r = set_msrs(v, rc)) < 0 ||
-	    (r = set_rec(v->fd, rc, REC_MP_STATE, KVM_SET_MP_STATE, "KVM_SET_MP_STATE", i)) < 0 ||
-	    (r = set_rec(v->fd, rc, REC_LAPIC, KVM_SET_LAPIC, "KVM_SET_LAPIC", i)) < 0 ||
-	    (r = set_rec(v->fd, rc, REC_EVENTS, KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", i)) < 0 ||
-	    (r = set_rec(v->fd, rc, REC_DEBUGREGS, KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", i)) < 0)
-		return r;
-	return 0;
-}
-
-static int apply_platform(struct vm *vm, const struct recs *rc)
-{
-	int r = 0;
-	for (int tag = REC_PIC_MASTER; r == 0 && tag <= REC_IOAPIC; tag++)
-		r = set_rec(vm->fd, rc, tag, KVM_SET_IRQCHIP, "KVM_SET_IRQCHIP", -1);
-	if (r == 0)
-		r = set_rec(vm->fd, rc, REC_PIT2, KVM_SET_PIT2, "KVM_SET_PIT2", -1);
-	if (r == 0)
-		r = set_rec(vm->fd, rc, REC_CLOCK, KVM_SET_CLOCK, "KVM_SET_CLOCK", -1);
-	return r;
-}
 
 /* The k-th device named `name` on the VM's bus (devices are matched by name and
  * order, so a Lua device added after the snapshot does not shift the others). */
@@ -662,9 +396,9 @@ static int apply(struct vm *vm, const struct image *img)
 {
 	int r = apply_devices(vm, &img->devices);
 	if (r == 0)
-		r = apply_platform(vm, &img->platform);
+		r = snap_apply_platform(vm, &img->platform);
 	for (int i = 0; r == 0 && i < vm->nvcpus; i++)
-		r = apply_vcpu(&vm->vcpus[i], &img->vcpu[i]);
+		r = snap_apply_vcpu(&vm->vcpus[i], &img->vcpu[i]);
 	if (r == 0)
 		set_run_state(vm, img);
 	return r;
@@ -1094,7 +828,8 @@ int snap_clone(struct vm *vm, const char *name, struct vm **out)
 	memset(&img, 0, sizeof(img));
 	if (r == 0)
 		r = parse_image(&rd, &img, false);
-	struct vm_config cfg = { .name = name, .mem_size = vm->mem_size, .vcpus = vm->nvcpus };
+	struct vm_config cfg = { .name = name, .mem_size = vm->mem_size, .vcpus = vm->nvcpus,
+				  .accel = vm->accel->name };
 	struct vm *c = NULL;
 	if (r == 0)
 		r = vm_create(&cfg, &c);
