@@ -54,6 +54,12 @@ bool irqchip_pio(struct irqchip *chip, int vcpu, uint16_t port, void *data, int 
 bool irqchip_mmio(struct irqchip *chip, int vcpu, uint64_t gpa, void *data, int len,
 		  bool is_write);
 
+/* The clock the chip reads for port/MMIO accesses (PIT counts, LAPIC
+ * current count, set-time of restored timers): CLOCK_MONOTONIC ns unless a
+ * test or a replay gives its own (NULL: back to CLOCK_MONOTONIC). The PIT
+ * restarts its counts on the new clock. */
+void irqchip_set_clock(struct irqchip *chip, uint64_t (*now_ns)(void *opaque), void *opaque);
+
 /* Fires the timers due by `now_ns` (PIT channel 0, LAPIC timers). */
 void irqchip_poll(struct irqchip *chip, uint64_t now_ns);
 /* When the next timer is due (0: none armed): a halted vCPU sleeps until

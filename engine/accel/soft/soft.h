@@ -1,0 +1,24 @@
+/* soft: what the engine may call on the soft accelerator besides the
+ * `accel_soft` table of accel.h. Kept tiny on purpose: everything else goes
+ * through the seam. */
+#ifndef HVWB_SOFT_H
+#define HVWB_SOFT_H
+
+#include <stdint.h>
+
+struct accel_vm;
+struct accel_vcpu;
+
+/* Instructions the vCPU has retired since it was created (a `rep` string
+ * instruction counts once, when it completes). Exact and deterministic: the
+ * basis of reverse execution. Call it from the vCPU's thread or while the
+ * vCPU is stopped. */
+uint64_t soft_vcpu_insn_count(struct accel_vcpu *v);
+
+/* The VMM wrote guest RAM [gpa, gpa + len) through its own pointer (vm:write,
+ * DMA, snapshot restore). The soft CPU decodes every instruction from guest
+ * memory afresh, so today this only drops cached translations; call it anyway
+ * so a later decoded-block cache stays correct. Safe from any thread. */
+void soft_vm_ram_written(struct accel_vm *vm, uint64_t gpa, uint64_t len);
+
+#endif

@@ -1,0 +1,147 @@
+/* test_soft_cpu: the soft CPU runs the sample guests through accel_soft with
+ * a minimal VMM (test_soft_box.h): real mode (boot16, echo, triple, halt),
+ * 32-bit protected mode (mb32, devtest) and long mode with the PIC and PIT
+ * (hello64). Each checks the serial text and the exit the guest ends with. */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "test_soft_box.h"
+
+#define SAMPLES "samples/build/"
+#define MiB (1ull << 20)
+
+static void load_boot_sector(struct box *b, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(b->ram.host + 0x7c00, 1, 512, f) : 0;
+	if (f)
+		fclose(f);
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	accel_soft.get_regs(b->cpu, &regs);
+	accel_soft.get_sregs(b->cpu, &sregs);
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	regs.rip = 0x7c00;
+	accel_soft.set_sregs(b->cpu, &sregs);
+	accel_soft.set_regs(b->cpu, &regs);
+	if (n != 512)
+		printf("# %s: read %zu bytes\n", path, n);
+}
+
+static void test_boot16(void)
+{
+	struct box b;
+	box_new(&b, 2 * MiB);
+	load_boot_sector(&b, SAMPLES "boot16.bin");
+	int r = box_run(&b, 10000);
+	ok(r == KVM_EXIT_IO && b.exit_code == 0x10, "boot16 exits 0x10 (r=%d code=%#x)", r, b.exit_code);
+	ok(b.nout == 23 && !memcmp(b.out, "Hello from real mode!\r\n", 23), "boot16 prints its line: '%.*s'", b.nout, b.out);
+	ok(soft_vcpu_insn_count(b.cpu) > 100, "instructions counted: %llu",
+	   (unsigned long long)soft_vcpu_insn_count(b.cpu));
+	box_free(&b);
+}
+
+static void test_mb32(void)
+{
+	struct box b;
+	box_new(&b, 64 * MiB);
+	int r = box_load(&b, SAMPLES "mb32.elf");
+	ok(r == 0, "mb32 loads (%d)", r);
+	r = box_run(&b, 100000);
+	ok(r == KVM_EXIT_IO && b.exit_code == 0x20, "mb32 exits 0x20 (r=%d code=%#x)", r, b.exit_code);
+	ok(strstr(b.out, "multiboot: magic ok\n") && strstr(b.out, "mmap: "), "mb32 output: %.*s", b.nout, b.out);
+	box_free(&b);
+}
+
+static void test_devtest(void)
+{
+	struct box b;
+	box_new(&b, 16 * MiB);
+	b.in_value = 0x12345678;
+	int r = box_load(&b, SAMPLES "devtest.elf");
+	r = box_run(&b, 1000);
+	ok(r == KVM_EXIT_IO && b.exit_code == 0x40, "devtest exits 0x40 (r=%d code=%#x)", r, b.exit_code);
+	const char *want = "o500:11 o500:22 o502:4455 i501 o503:78 i500 o500:12345678 "
+			   "wfe000000:deadbeef rfe000004 o500:12345678 wfe000008:7f ";
+	ok(!strcmp(b.log, want), "devtest's accesses in order: %s", b.log);
+	box_free(&b);
+}
+
+static void test_echo(void)
+{
+	struct box b;
+	box_new(&b, 2 * MiB);
+	load_boot_sector(&b, SAMPLES "echo.bin");
+	b.input = "hi there\r";
+	int r = box_run(&b, 100000);
+	ok(r == KVM_EXIT_IO && b.exit_code == 0x50, "echo exits 0x50 (r=%d code=%#x)", r, b.exit_code);
+	ok(b.nout == 16 && !memcmp(b.out, "echo> hi there\r\n", 16), "echo echoes: '%.*s'", b.nout, b.out);
+	box_free(&b);
+}
+
+static void test_triple(void)
+{
+	struct box b;
+	box_new(&b, 2 * MiB);
+	load_boot_sector(&b, SAMPLES "triple.bin");
+	int r = box_run(&b, 10000);
+	ok(r == KVM_EXIT_SHUTDOWN, "triple fault is KVM_EXIT_SHUTDOWN (r=%d)", r);
+	ok(strstr(b.out, "about to triple fault") != NULL, "triple prints first");
+	box_free(&b);
+}
+
+static void *kicker(void *arg)
+{
+	usleep(50000);
+	accel_soft.vcpu_kick(arg);
+	return NULL;
+}
+
+static void test_halt(void)
+{
+	struct box b;
+	box_new(&b, 2 * MiB);
+	load_boot_sector(&b, SAMPLES "halt.bin");
+	pthread_t t;
+	pthread_create(&t, NULL, kicker, b.cpu);
+	int r = box_run(&b, 10000);
+	pthread_join(t, NULL);
+	struct kvm_mp_state mp;
+	accel_soft.get_mp_state(b.cpu, &mp);
+	struct kvm_regs regs;
+	accel_soft.get_regs(b.cpu, &regs);
+	ok(r == -EINTR, "halt: run returns -EINTR only when kicked (r=%d)", r);
+	ok(mp.mp_state == KVM_MP_STATE_HALTED && !(regs.rflags & 0x200), "halt: HALTED with IF=0");
+	ok(strstr(b.out, "halting") != NULL, "halt prints first");
+	box_free(&b);
+}
+
+static void test_hello64(void)
+{
+	struct box b;
+	box_new(&b, 64 * MiB);
+	int r = box_load(&b, SAMPLES "hello64.elf");
+	ok(r == 0, "hello64 loads (%d)", r);
+	r = box_run(&b, 100000);
+	ok(r == KVM_EXIT_IO && b.exit_code == 0x30, "hello64 exits 0x30 (r=%d code=%#x)", r, b.exit_code);
+	ok(strstr(b.out, "Hello from long mode!\n") && strstr(b.out, "timer: 10 ticks\n"),
+	   "hello64 output: %.*s", b.nout, b.out);
+	box_free(&b);
+}
+
+int main(void)
+{
+	if (access(SAMPLES "boot16.bin", R_OK))
+		tap_skip_all("samples not built (make samples)");
+	tap_plan(18);
+	test_boot16();
+	test_echo();
+	test_triple();
+	test_halt();
+	test_mb32();
+	test_devtest();
+	test_hello64();
+	return tap_done();
+}
