@@ -5,7 +5,12 @@
 #include "engine/accel/accel.h"
 #include "util/err.h"
 
-const struct accel_ops *const accel_all[] = { &accel_kvm, NULL };
+const struct accel_ops *const accel_all[] = { &accel_kvm, &accel_soft, NULL };
+
+int accel_usable(const struct accel_ops *a)
+{
+	return a->usable ? a->usable() : 0; /* NULL: runs anywhere */
+}
 
 static const struct accel_ops *accel_named(const char *name)
 {
@@ -20,8 +25,8 @@ int accel_pick(const char *name, const struct accel_ops **out)
 	if (name && strcmp(name, "auto") != 0) {
 		const struct accel_ops *a = accel_named(name);
 		if (!a)
-			return err_set(-EINVAL, "no accelerator '%s' (this build has: kvm)", name);
-		int r = a->usable();
+			return err_set(-EINVAL, "no accelerator '%s' (this build has: kvm, soft)", name);
+		int r = accel_usable(a);
 		if (r < 0)
 			return err_wrap(r, "the %s accelerator cannot run here", name);
 		*out = a;
@@ -29,7 +34,7 @@ int accel_pick(const char *name, const struct accel_ops **out)
 	}
 	int first = 0;
 	for (int i = 0; accel_all[i]; i++) {
-		int r = accel_all[i]->usable();
+		int r = accel_usable(accel_all[i]);
 		if (r == 0) {
 			*out = accel_all[i];
 			return 0;

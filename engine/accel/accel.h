@@ -20,7 +20,7 @@ struct accel_vcpu;  /* one vCPU of it */
 struct accel_ops {
 	const char *name;                 /* "kvm" or "soft" */
 	/* 0 when this accelerator can make VMs here, else a negative errno
-	 * with the reason in util/err's message. */
+	 * with the reason in util/err's message. NULL: it runs anywhere. */
 	int (*usable)(void);
 
 	/* VM level. create also makes the interrupt controllers (PIC pair,
@@ -96,6 +96,8 @@ extern const struct accel_ops accel_soft;
  * (kvm, then soft). A negative errno with a message if it is unknown or not
  * usable here. */
 int accel_pick(const char *name, const struct accel_ops **out);
+/* 0 when `a` can make VMs here, else a negative errno with the reason. */
+int accel_usable(const struct accel_ops *a);
 /* The accelerators this build has, NULL-terminated, fastest first. */
 extern const struct accel_ops *const accel_all[];
 

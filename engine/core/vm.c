@@ -65,7 +65,7 @@ int vm_accels(struct vm_accel_info *out, int n)
 		struct vm_accel_info *i = &out[count];
 		memset(i, 0, sizeof(*i));
 		i->name = a->name;
-		i->usable = a->usable() == 0;
+		i->usable = accel_usable(a) == 0;
 		if (!i->usable)
 			snprintf(i->why, sizeof(i->why), "%s", err_msg());
 		i->max_vcpus = i->usable ? accel_max_vcpus(a) : 0;

@@ -151,7 +151,7 @@ static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void probe_all(const struct accel_ops *a, struct host_probe *out)
 {
-	if (a->usable() < 0)
+	if (accel_usable(a) < 0)
 		return;
 	probe_ring(a, 0, &out->ring[0]);
 	probe_ring(a, 3, &out->ring[3]);

@@ -12,8 +12,8 @@
 
 #include "engine/accel/accel.h"
 #include "engine/accel/soft/soft.h"
-#include "engine/boot.h"
-#include "engine/loader.h"
+#include "engine/boot/boot.h"
+#include "engine/boot/loader.h"
 
 struct box {
 	struct accel_vm *vm;
