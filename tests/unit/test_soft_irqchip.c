@@ -7,7 +7,7 @@
 #include "tap.h"
 
 static uint64_t fake_now = 1000000000ull;
-static int kicks[IRQCHIP_MAX_VCPUS];
+static atomic_int kicks[IRQCHIP_MAX_VCPUS];
 
 static uint64_t fake_clock(void *opaque) { (void)opaque; return fake_now; }
 static void count_kick(void *opaque, int vcpu) { (void)opaque; kicks[vcpu]++; }
@@ -137,6 +137,31 @@ static void test_pic(void)
 	ok(!irqchip_has_intr(c, 0), "PIC: LINT0 masked keeps the PIC away from vCPU 0");
 	apic_w(c, 0, 0x350, 0x700);
 	ok(irqchip_has_intr(c, 0), "PIC: LINT0 ExtINT unmasked lets it through");
+	/* Rotate on non-specific EOI: the level just served becomes the lowest. */
+	apic_w(c, 0, 0xf0, 0xff);  /* back to virtual wire */
+	irqchip_set_irq(c, 0, 0);
+	outb(c, 0x20, 0x20);
+	outb(c, 0x21, 0xfc);       /* IR0 and IR1 */
+	irqchip_set_irq(c, 0, 1);
+	is_int(irqchip_ack_intr(c, 0), 0x20, "PIC: IR0 first at default priority");
+	outb(c, 0x20, 0xa0);       /* rotate on non-specific EOI */
+	irqchip_set_irq(c, 0, 0);
+	irqchip_set_irq(c, 0, 1);
+	irqchip_set_irq(c, 1, 1);
+	is_int(irqchip_ack_intr(c, 0), 0x21, "PIC: after rotation IR1 outranks IR0");
+	outb(c, 0x20, 0x20);
+	is_int(irqchip_ack_intr(c, 0), 0x20, "PIC: then IR0");
+	outb(c, 0x20, 0x20);
+	irqchip_set_irq(c, 0, 0);
+	irqchip_set_irq(c, 1, 0);
+
+	/* ICW4 auto-EOI: INTA leaves nothing in service. */
+	outb(c, 0x20, 0x11); outb(c, 0x21, 0x20); outb(c, 0x21, 0x04); outb(c, 0x21, 0x03);
+	outb(c, 0x21, 0xfe);
+	irqchip_set_irq(c, 0, 1);
+	is_int(irqchip_ack_intr(c, 0), 0x20, "PIC: auto-EOI mode delivers");
+	outb(c, 0x20, 0x0b);
+	is_int(inb(c, 0x20), 0, "PIC: auto-EOI leaves ISR clear");
 	irqchip_free(c);
 
 	/* The 8259A's spurious IR7: the request vanished before INTA. */
@@ -295,6 +320,17 @@ static void test_lapic(void)
 	ok(irqchip_take_nmi(c, 1), "LAPIC: NMI taken");
 	ok(!irqchip_take_nmi(c, 1), "LAPIC: once");
 
+	ipi(c, 0, 1 << 24, 0x05);  /* vector 5: illegal */
+	apic_w(c, 0, 0x280, 0);
+	is_int(apic_r(c, 0, 0x280), 0x20, "LAPIC: ESR shows send illegal vector after a write");
+	apic_w(c, 0, 0x280, 0);
+	is_int(apic_r(c, 0, 0x280), 0, "LAPIC: and clears on the next write");
+
+	ipi(c, 0, 1 << 24, 0x8058); /* level-triggered fixed IPI */
+	ok(apic_r(c, 1, 0x180 + 0x20) & (1u << 0x18), "LAPIC: level IPI sets TMR");
+	irqchip_ack_intr(c, 1);
+	apic_w(c, 1, 0xb0, 0);
+
 	uint8_t vec = 0;
 	ipi(c, 0, 1 << 24, 0x4608);
 	is_int(irqchip_take_init_sipi(c, 1, &vec), 0, "LAPIC: a SIPI before any INIT is ignored");
@@ -412,6 +448,14 @@ static void test_ioapic(void)
 	ok(!(ioapic_r(c, 0x10 + 40) & 0x4000), "IOAPIC: EOI cleared remote IRR");
 	ok(!irqchip_has_intr(c, 1), "IOAPIC: nothing more once the line is low");
 
+	ioapic_w(c, 0x10 + 2 * 11, 0x1803b);         /* level, masked */
+	irqchip_set_irq(c, 11, 1);
+	ok(!irqchip_has_intr(c, 0), "IOAPIC: masked level pin waits");
+	ioapic_w(c, 0x10 + 2 * 11, 0x803b);
+	is_int(irqchip_ack_intr(c, 0), 0x3b, "IOAPIC: and is sent on unmask");
+	irqchip_set_irq(c, 11, 0);
+	apic_w(c, 0, 0xb0, 0);
+
 	ioapic_w(c, 0x10 + 2 * 5 + 1, 0x03000000);    /* logical, both */
 	ioapic_w(c, 0x10 + 2 * 5, 0x935);             /* lowest priority, logical */
 	apic_w(c, 0, 0xd0, 0x01000000);
@@ -498,6 +542,57 @@ static void test_state(void)
 	irqchip_free(b);
 }
 
+/* Two vCPU threads and a device thread at once: IPIs and IRQ lines race
+ * with acks; every IPI sent is either taken or still pending at the end. */
+struct race { struct irqchip *c; atomic_int got, sent; atomic_bool stop; };
+
+static void *race_sender(void *p)
+{
+	struct race *r = p;
+	for (int i = 0; i < 20000; i++) {
+		ipi(r->c, 0, 1 << 24, 0x60);
+		atomic_fetch_add(&r->sent, 1);
+		irqchip_set_irq(r->c, 20, i & 1);
+	}
+	irqchip_set_irq(r->c, 20, 0);
+	atomic_store(&r->stop, true);
+	return NULL;
+}
+
+static void *race_receiver(void *p)
+{
+	struct race *r = p;
+	while (!atomic_load(&r->stop) || irqchip_has_intr(r->c, 1)) {
+		irqchip_poll(r->c, fake_clock(NULL));
+		if (!irqchip_has_intr(r->c, 1))
+			continue;
+		int v = irqchip_ack_intr(r->c, 1);
+		if (v == 0x60)
+			atomic_fetch_add(&r->got, 1);
+		if (v >= 0)
+			apic_w(r->c, 1, 0xb0, 0);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct race r = { .c = new_chip(2) };
+	apic_w(r.c, 0, 0xf0, 0x1ff);
+	apic_w(r.c, 1, 0xf0, 0x1ff);
+	ioapic_w(r.c, 0x10 + 2 * 20 + 1, 1u << 24);
+	ioapic_w(r.c, 0x10 + 2 * 20, 0x8061);
+	pthread_t s, t;
+	pthread_create(&t, NULL, race_receiver, &r);
+	pthread_create(&s, NULL, race_sender, &r);
+	pthread_join(s, NULL);
+	pthread_join(t, NULL);
+	int got = atomic_load(&r.got);
+	ok(got > 0 && got <= 20000, "threads: %d of 20000 IPIs taken (same-vector ones merge in IRR)", got);
+	ok(!irqchip_has_intr(r.c, 1), "threads: nothing left pending");
+	irqchip_free(r.c);
+}
+
 int main(void)
 {
 	test_pic();
@@ -507,5 +602,6 @@ int main(void)
 	test_x2apic();
 	test_ioapic();
 	test_state();
+	test_threads();
 	return tap_done();
 }
