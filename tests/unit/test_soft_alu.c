@@ -116,6 +116,7 @@ static bool soft_run(const struct tcase *t, uint64_t *r)
 	memcpy(code, t->b, n);
 	code[n] = 0xe6; /* out %al, $0x99 */
 	code[n + 1] = 0x99;
+	soft_vm_ram_written(box.vm, 0x10000, n + 2); /* the VMM wrote guest code */
 	struct kvm_regs regs;
 	accel_soft.get_regs(box.cpu, &regs);
 	regs.rax = r[0];
