@@ -6,6 +6,9 @@
 #include "engine/accel/soft/irqchip_priv.h"
 #include "tap.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 static uint64_t fake_now = 1000000000ull;
 static atomic_int kicks[IRQCHIP_MAX_VCPUS];
 
@@ -175,6 +178,13 @@ static void test_pic(void)
 	is_int(pic_ack(&p), 0x0f, "PIC: INTA with nothing pending gives spurious IR7 (0x0f)");
 	pic_port(&p, 0x20, &v, false);
 	is_int(p.s[0].isr, 0, "PIC: spurious IR7 sets no ISR bit");
+	v = 0x11; pic_port(&p, 0xa0, &v, true);
+	v = 0x70; pic_port(&p, 0xa1, &v, true);
+	v = 0x02; pic_port(&p, 0xa1, &v, true);
+	v = 0x01; pic_port(&p, 0xa1, &v, true);
+	p.s[0].irr |= 1u << 2;     /* a cascade request the slave no longer has */
+	is_int(pic_ack(&p), 0x77, "PIC: cascade with nothing on the slave gives its IR7 (IRQ15)");
+	ok(p.s[0].isr == 4 && p.s[1].isr == 0, "PIC: master IR2 in service, slave ISR clear");
 }
 
 /* Runs the chip from fake_now for `ns` in `step` increments, acking and
@@ -544,13 +554,15 @@ static void test_state(void)
 
 /* Two vCPU threads and a device thread at once: IPIs and IRQ lines race
  * with acks; every IPI sent is either taken or still pending at the end. */
-struct race { struct irqchip *c; atomic_int got, sent; atomic_bool stop; };
+struct race { struct irqchip *c; atomic_int got, sent; atomic_bool stop, started; };
 
 static void *race_sender(void *p)
 {
 	struct race *r = p;
+	while (!atomic_load(&r->started))
+		sched_yield();
 	for (int i = 0; i < 20000; i++) {
-		ipi(r->c, 0, 1 << 24, 0x60);
+		ipi(r->c, 0, 1 << 24, 0x70);
 		atomic_fetch_add(&r->sent, 1);
 		irqchip_set_irq(r->c, 20, i & 1);
 	}
@@ -562,12 +574,13 @@ static void *race_sender(void *p)
 static void *race_receiver(void *p)
 {
 	struct race *r = p;
+	atomic_store(&r->started, true);
 	while (!atomic_load(&r->stop) || irqchip_has_intr(r->c, 1)) {
 		irqchip_poll(r->c, fake_clock(NULL));
 		if (!irqchip_has_intr(r->c, 1))
 			continue;
 		int v = irqchip_ack_intr(r->c, 1);
-		if (v == 0x60)
+		if (v == 0x70)
 			atomic_fetch_add(&r->got, 1);
 		if (v >= 0)
 			apic_w(r->c, 1, 0xb0, 0);

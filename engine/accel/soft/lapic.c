@@ -398,8 +398,7 @@ static uint32_t lapic_read(const struct lapic *a, unsigned reg, uint64_t now)
 	}
 }
 
-static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint32_t v,
-		      uint64_t now)
+static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint32_t v)
 {
 	static const uint32_t writable[] = {
 		[0] = 0x700ff,      /* timer: vector, mask, mode */
@@ -421,7 +420,6 @@ static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint3
 		chip->timers_dirty = true;
 	}
 	lapic_set_reg(a, reg, v);
-	(void)now;
 	irqchip_touch(chip, a->vcpu, false);
 }
 
@@ -476,7 +474,7 @@ static void lapic_write(struct irqchip *chip, struct lapic *a, unsigned reg, uin
 		break;
 	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC:
 	case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR:
-		write_lvt(chip, a, reg, v, now);
+		write_lvt(chip, a, reg, v);
 		break;
 	case APIC_TMICT:
 		if (timer_mode(a) == TIMER_TSC)
