@@ -421,6 +421,8 @@ static void test_x2apic(void)
 	ok(irqchip_wrmsr_x2apic(c, 1, 0x830, 0x67ull), "x2APIC: 64-bit ICR to x2APIC ID 0");
 	is_int(irqchip_ack_intr(c, 0), 0x67, "x2APIC: IPI reaches vCPU 0");
 	ok(!irqchip_rdmsr_x2apic(c, 1, 0x80e, &v), "x2APIC: DFR MSR refused");
+	ok(irqchip_set_apic_base_host(c, 1, 0xfee00800), "x2APIC: the VMM may restore xAPIC mode directly");
+	is_int(apic_r(c, 1, 0x20), 1 << 24, "x2APIC: and the xAPIC page is back with the ID");
 	irqchip_free(c);
 }
 

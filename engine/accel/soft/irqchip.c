@@ -365,13 +365,23 @@ uint64_t irqchip_get_apic_base(struct irqchip *chip, int vcpu)
 	return v;
 }
 
-bool irqchip_set_apic_base(struct irqchip *chip, int vcpu, uint64_t value)
+static bool irqchip_write_apic_base(struct irqchip *chip, int vcpu, uint64_t value, bool host)
 {
 	irqchip_lock(chip);
 	struct lapic *a = irqchip_lapic(chip, vcpu);
-	bool done = a && lapic_set_base(chip, a, value);
+	bool done = a && lapic_set_base(chip, a, value, host);
 	irqchip_unlock(chip);
 	return done;
+}
+
+bool irqchip_set_apic_base(struct irqchip *chip, int vcpu, uint64_t value)
+{
+	return irqchip_write_apic_base(chip, vcpu, value, false);
+}
+
+bool irqchip_set_apic_base_host(struct irqchip *chip, int vcpu, uint64_t value)
+{
+	return irqchip_write_apic_base(chip, vcpu, value, true);
 }
 
 uint64_t irqchip_get_tsc_deadline(struct irqchip *chip, int vcpu)

@@ -522,20 +522,21 @@ bool lapic_mmio(struct irqchip *chip, struct lapic *a, uint64_t gpa, void *data,
 	return true;
 }
 
-/* IA32_APIC_BASE. The SDM's legal moves only: x2APIC needs xAPIC first,
- * and leaving x2APIC goes through disabled. The BSP flag is read-only. */
-bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value)
+/* IA32_APIC_BASE. The guest gets the SDM's legal moves only: x2APIC needs
+ * xAPIC first, leaving x2APIC goes through disabled, the BSP flag is
+ * read-only. The VMM (`host`, restoring a snapshot) may go anywhere valid. */
+bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value, bool host)
 {
 	uint64_t mode = value & (BASE_ENABLE | BASE_X2APIC), old = a->apic_base;
 	if (value & ~(BASE_ADDR_MASK | BASE_ENABLE | BASE_X2APIC | BASE_BSP))
 		return false;
 	if (mode == BASE_X2APIC)
 		return false;
-	if ((old & BASE_X2APIC) && mode == BASE_ENABLE)
+	if (!host && (old & BASE_X2APIC) && mode == BASE_ENABLE)
 		return false;
-	if (!(old & BASE_ENABLE) && mode == (BASE_ENABLE | BASE_X2APIC))
+	if (!host && !(old & BASE_ENABLE) && mode == (BASE_ENABLE | BASE_X2APIC))
 		return false;
-	a->apic_base = (value & ~BASE_BSP) | (old & BASE_BSP);
+	a->apic_base = host ? value : (value & ~BASE_BSP) | (old & BASE_BSP);
 	if (x2apic(a) && !(old & BASE_X2APIC)) {
 		uint32_t x = lapic_id(a);
 		lapic_set_reg(a, APIC_LDR, (x >> 4) << 16 | 1u << (x & 15));
