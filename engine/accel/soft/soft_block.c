@@ -22,15 +22,20 @@
 
 struct soft_block {
 	uintptr_t key;               /* host address of the first byte */
-	uint8_t mode;                /* mode64 | code32 << 1 */
+	uint8_t mode;                /* mode64 | code32 << 1 | cpl << 2 */
 	uint8_t n;
 	uint16_t len;                /* bytes covered */
+	/* the blocks that followed, found without a lookup while the TLB
+	 * generation they were linked under lasts */
+	struct soft_block *succ[2];
+	uint64_t succ_rip[2];
+	uint32_t succ_tlb[2];
 	struct soft_insn insn[];
 };
 
 static uint8_t mode_key(const struct accel_vcpu *c)
 {
-	return c->mode64 | (c->code32 << 1);
+	return c->mode64 | (c->code32 << 1) | (c->cpl << 2);
 }
 
 static void flush_blocks(struct accel_vcpu *c)
@@ -94,6 +99,7 @@ static void publish(struct accel_vcpu *c, uintptr_t key, uint8_t mode, int n, in
 	b->mode = mode;
 	b->n = n;
 	b->len = len;
+	b->succ[0] = b->succ[1] = NULL;
 	memcpy(b->insn, c->build, n * sizeof(struct soft_insn));
 	c->bhash[hash(key, mode)] = b;
 }
@@ -158,8 +164,54 @@ static int build(struct accel_vcpu *c, uint64_t lin, uintptr_t key, uint8_t mode
 	}
 }
 
-/* Runs one block from c->rip (building it if needed). Returns CONTINUE or
- * what vcpu_run returns (an exit of the last instruction). */
+static struct soft_block *lookup(struct accel_vcpu *c, uint64_t lin, uintptr_t *key,
+				 uint8_t *mode)
+{
+	uint8_t *p = soft_translate(c, lin, ACC_X, c->cpl == 3);
+	if (!p)
+		soft_emul_fail(c); /* executing MMIO */
+	*key = (uintptr_t)p;
+	*mode = mode_key(c);
+	struct soft_block *b = c->bhash[hash(*key, *mode)];
+	if (!b || b->key != *key || b->mode != *mode ||
+	    (!c->mode64 && c->rip + b->len - 1 > c->seg[S_CS].limit))
+		return NULL;
+	return b;
+}
+
+static uint64_t linear_rip(struct accel_vcpu *c)
+{
+	if (c->mode64)
+		return c->seg[S_CS].base + c->rip;
+	if (c->rip > c->seg[S_CS].limit)
+		soft_gp(c, 0);
+	return (uint32_t)(c->seg[S_CS].base + c->rip);
+}
+
+/* The block that comes after `b` at c->rip: its link, or a lookup (then
+ * linked). NULL: not built yet, or anything that needs the main loop. */
+static struct soft_block *next_block(struct accel_vcpu *c, struct soft_block *b)
+{
+	for (int k = 0; k < 2; k++)
+		if (b->succ[k] && b->succ_rip[k] == c->rip && b->succ_tlb[k] == c->tlb_gen)
+			return b->succ[k];
+	uintptr_t key;
+	uint8_t mode;
+	c->insn_rip = c->rip;
+	c->insn_rsp = c->r[R_SP];
+	c->cur = NULL;
+	struct soft_block *n = lookup(c, linear_rip(c), &key, &mode);
+	if (!n)
+		return NULL;
+	int k = b->succ[0] ? 1 : 0;
+	b->succ[k] = n;
+	b->succ_rip[k] = c->rip;
+	b->succ_tlb[k] = c->tlb_gen;
+	return n;
+}
+
+/* Runs blocks from c->rip (building one if needed) while nothing needs the
+ * main loop. Returns CONTINUE or what vcpu_run returns. */
 int soft_exec_block(struct accel_vcpu *c)
 {
 	if (!c->bhash) {
@@ -173,35 +225,39 @@ int soft_exec_block(struct accel_vcpu *c)
 		c->code_gen_seen = gen;
 		flush_blocks(c);
 	}
-	uint64_t lin = c->seg[S_CS].base + c->rip;
-	if (!c->mode64) {
-		lin = (uint32_t)lin;
-		if (c->rip > c->seg[S_CS].limit)
-			soft_gp(c, 0);
-	}
+	uint64_t lin = linear_rip(c);
 	c->insn_rip = c->rip;
 	c->insn_rsp = c->r[R_SP];
 	c->cur = NULL;
-	uint8_t *p = soft_translate(c, lin, ACC_X, c->cpl == 3);
-	if (!p)
-		soft_emul_fail(c); /* executing MMIO */
-	uintptr_t key = (uintptr_t)p;
-	uint8_t mode = mode_key(c);
-	struct soft_block *b = c->bhash[hash(key, mode)];
-	if (!b || b->key != key || b->mode != mode ||
-	    (!c->mode64 && c->rip + b->len - 1 > c->seg[S_CS].limit))
+	uintptr_t key;
+	uint8_t mode;
+	struct soft_block *b = lookup(c, lin, &key, &mode);
+	if (!b)
 		return build(c, lin, key, mode);
 	c->exit_block = false;
-	int last = b->n - 1;
-	for (int k = 0; k < last; k++) {
-		uint64_t next = run_one(c, &b->insn[k]);
-		if (__builtin_expect(c->rip != next || c->exit_block, 0))
+	for (;;) {
+		int last = b->n - 1;
+		for (int k = 0; k < last; k++) {
+			uint64_t next = run_one(c, &b->insn[k]);
+			if (__builtin_expect(c->rip != next || c->exit_block, 0))
+				return soft_retire(c, false);
+			c->insn_count++;
+		}
+		c->io_pos = 0;
+		run_one(c, &b->insn[last]);
+		if (c->exit_block)
 			return soft_retire(c, false);
 		c->insn_count++;
+		c->poll_countdown -= b->n;
+		if (c->poll_countdown <= 0) {
+			soft_poll_timers(c);
+			return 1;
+		}
+		if (atomic_load_explicit(&c->work, memory_order_relaxed) ||
+		    atomic_load_explicit(&c->vm->code_gen, memory_order_relaxed) != c->code_gen_seen)
+			return 1;
+		b = next_block(c, b);
+		if (!b)
+			return 1;
 	}
-	c->poll_countdown -= last;
-	c->io_pos = 0;
-	c->repeat = false;
-	run_one(c, &b->insn[last]);
-	return soft_retire(c, false);
 }

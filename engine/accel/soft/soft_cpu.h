@@ -212,6 +212,7 @@ struct accel_vcpu {
 	uint32_t mem_gen_seen;
 	uint32_t code_gen_seen;
 	bool exit_block;             /* stop running the current decoded block */
+	uint32_t tlb_gen;            /* bumped by every TLB flush (block links) */
 	struct soft_block **bhash;   /* decoded-block cache (soft_block.c) */
 	uint8_t *arena;
 	size_t arena_used;
@@ -281,6 +282,8 @@ bool soft_block_fast_ok(struct accel_vcpu *c);
 void soft_blocks_free(struct accel_vcpu *c);
 void soft_code_written(struct accel_vm *vm);
 int soft_retire(struct accel_vcpu *c, bool tf);
+void soft_poll_timers(struct accel_vcpu *c);
+void soft_specialize(struct accel_vcpu *c, struct soft_insn *i);
 
 /* soft_decode.c */
 int soft_decode(struct accel_vcpu *c, struct soft_insn *i);

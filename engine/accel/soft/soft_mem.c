@@ -80,6 +80,7 @@ static bool page_writable(struct accel_vm *vm, uint64_t gpa)
 void soft_tlb_flush(struct accel_vcpu *c, bool keep_global)
 {
 	c->exit_block = true; /* the block's page may map elsewhere now */
+	c->tlb_gen++;        /* and block links made under the old mappings die */
 	for (int i = 0; i < TLB_SIZE; i++) {
 		struct soft_tlb_entry *e = &c->tlb[i];
 		if (keep_global && e->global)
@@ -93,6 +94,7 @@ void soft_tlb_flush(struct accel_vcpu *c, bool keep_global)
 void soft_tlb_flush_page(struct accel_vcpu *c, uint64_t lin)
 {
 	c->exit_block = true;
+	c->tlb_gen++;
 	struct soft_tlb_entry *e = &c->tlb[(lin >> 12) % TLB_SIZE];
 	for (int k = 0; k < 2 * ACC_KINDS; k++)
 		e->tag[k] = 1;

@@ -274,7 +274,7 @@ static int do_work(struct accel_vcpu *c)
 	return CONTINUE;
 }
 
-static void poll_timers(struct accel_vcpu *c)
+void soft_poll_timers(struct accel_vcpu *c)
 {
 	irqchip_poll(c->vm->chip, soft_now_ns());
 	c->poll_countdown = POLL_EVERY;
@@ -354,7 +354,7 @@ int soft_retire(struct accel_vcpu *c, bool tf)
 		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
 	c->rflags &= ~(uint64_t)F_RF;
 	if (--c->poll_countdown <= 0)
-		poll_timers(c);
+		soft_poll_timers(c);
 	if (c->data_bp_hit) {
 		uint64_t hits = c->data_bp_hit;
 		c->data_bp_hit = 0;
