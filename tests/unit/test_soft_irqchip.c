@@ -7,6 +7,7 @@
 #include "tap.h"
 
 #include <pthread.h>
+#include <errno.h>
 #include <sched.h>
 
 static uint64_t fake_now = 1000000000ull;
@@ -258,6 +259,20 @@ static void test_pit(void)
 	is_int(inb(c, 0x61) & 0x03, 0x01, "PIT: 0x61 keeps gate on, speaker off");
 	outb(c, 0x61, 0x03);
 	is_int(inb(c, 0x61) & 0x03, 0x03, "PIT: speaker enable stored");
+
+	/* Linux's quick_pit_calibrate: channel 2 counts down from 0xffff and
+	 * the TSC is timed against the MSB reads. */
+	outb(c, 0x61, 0x01);
+	outb(c, 0x43, 0xb0);
+	outb(c, 0x42, 0xff);
+	outb(c, 0x42, 0xff);
+	inb(c, 0x42);
+	uint8_t msb0 = inb(c, 0x42);
+	fake_now += 214600;        /* 256 PIT clocks */
+	inb(c, 0x42);
+	uint8_t msb1 = inb(c, 0x42);
+	is_int(msb0 - msb1, 1, "PIT: channel 2's MSB drops by one every 256 clocks");
+	is_int(irqchip_set_irq(c, 24, 1), -EINVAL, "GSI 24 is refused");
 	irqchip_free(c);
 }
 
