@@ -110,6 +110,7 @@ struct irqchip {
 	uint64_t dirty;            /* vCPUs whose views must be refreshed */
 	uint64_t kick;             /* vCPUs to kick after unlocking */
 	bool timers_dirty;
+	bool pic_out;              /* the PIC's INTR at the last look */
 };
 
 uint64_t irqchip_now(struct irqchip *chip);
