@@ -615,7 +615,8 @@ void lapic_get(const struct lapic *a, struct kvm_lapic_state *out, uint64_t now)
 
 /* The timer resumes where the snapshot left it: TMCCT counts still to go in
  * this period (a periodic timer caught at 0 starts a new period). Pending
- * NMI/INIT/SIPI are not part of the layout and are dropped. */
+ * NMI/INIT/SIPI are not part of the layout and stay as they are, as in KVM
+ * (they travel with the vCPU's events). */
 void lapic_set(struct irqchip *chip, struct lapic *a, const struct kvm_lapic_state *in,
 	       uint64_t now)
 {
@@ -629,8 +630,6 @@ void lapic_set(struct irqchip *chip, struct lapic *a, const struct kvm_lapic_sta
 		a->timer_deadline = now + (uint64_t)cur * timer_divide(a);
 	else if (a->timer_deadline && timer_mode(a) == TIMER_ONESHOT)
 		a->timer_deadline = 0;
-	a->nmi_pending = 0;
-	a->init_pending = a->sipi_pending = a->extint_pending = false;
 	chip->timers_dirty = true;
 	irqchip_touch(chip, a->vcpu, true);
 }
