@@ -131,11 +131,55 @@ static void test_hello64(void)
 	box_free(&b);
 }
 
+__asm__(".pushsection .rodata\n"
+	"smc_code: xor %ecx, %ecx\nxor %edx, %edx\n"
+	"1: mov $1, %ebx\nadd %ebx, %ecx\ninc %edx\ncmp $3, %ecx\njne 2f\n"
+	"movb $100, 1b+1(%rip)\n"
+	"2: cmp $50, %ecx\njb 1b\nout %al, $0xf4\nsmc_end:\n"
+	".popsection\n");
+extern const uint8_t smc_code[], smc_end[];
+
+/* Self-modifying code: a loop whose cached block is patched by the guest. */
+static void test_smc(void)
+{
+	struct box b;
+	box_new(&b, 4 * MiB);
+	struct boot_plan plan;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	memset(&plan, 0, sizeof(plan));
+	plan.mode = MODE_LONG64;
+	plan.entry = 0x10000;
+	plan.stack = 0x8000;
+	accel_soft.get_regs(b.cpu, &regs);
+	accel_soft.get_sregs(b.cpu, &sregs);
+	boot_prepare(&b.ram, &plan, &regs, &sregs);
+	accel_soft.set_sregs(b.cpu, &sregs);
+	accel_soft.set_regs(b.cpu, &regs);
+	memcpy(b.ram.host + 0x10000, smc_code, smc_end - smc_code);
+	int r = box_run(&b, 10);
+	accel_soft.get_regs(b.cpu, &regs);
+	ok(r == KVM_EXIT_IO && regs.rcx == 103 && regs.rdx == 4,
+	   "a patched instruction in a cached loop runs patched (ecx=%llu, %llu rounds)",
+	   (unsigned long long)regs.rcx, (unsigned long long)regs.rdx);
+	/* the VMM patches it back through its own pointer and says so */
+	b.ram.host[0x10005] = 1;
+	soft_vm_ram_written(b.vm, 0x10005, 1);
+	regs.rip = 0x10000;
+	accel_soft.set_regs(b.cpu, &regs);
+	b.exit_code = -1;
+	r = box_run(&b, 10);
+	accel_soft.get_regs(b.cpu, &regs);
+	ok(r == KVM_EXIT_IO && regs.rcx == 103 && regs.rdx == 4, "and after the VMM restores the byte (ecx=%llu)",
+	   (unsigned long long)regs.rcx);
+	box_free(&b);
+}
+
 int main(void)
 {
 	if (access(SAMPLES "boot16.bin", R_OK))
 		tap_skip_all("samples not built (make samples)");
-	tap_plan(18);
+	tap_plan(20);
 	test_boot16();
 	test_echo();
 	test_triple();
@@ -143,5 +187,6 @@ int main(void)
 	test_mb32();
 	test_devtest();
 	test_hello64();
+	test_smc();
 	return tap_done();
 }

@@ -6,8 +6,12 @@
 #include "engine/accel/soft/irqchip_priv.h"
 #include "tap.h"
 
+#include <pthread.h>
+#include <errno.h>
+#include <sched.h>
+
 static uint64_t fake_now = 1000000000ull;
-static int kicks[IRQCHIP_MAX_VCPUS];
+static atomic_int kicks[IRQCHIP_MAX_VCPUS];
 
 static uint64_t fake_clock(void *opaque) { (void)opaque; return fake_now; }
 static void count_kick(void *opaque, int vcpu) { (void)opaque; kicks[vcpu]++; }
@@ -137,6 +141,31 @@ static void test_pic(void)
 	ok(!irqchip_has_intr(c, 0), "PIC: LINT0 masked keeps the PIC away from vCPU 0");
 	apic_w(c, 0, 0x350, 0x700);
 	ok(irqchip_has_intr(c, 0), "PIC: LINT0 ExtINT unmasked lets it through");
+	/* Rotate on non-specific EOI: the level just served becomes the lowest. */
+	apic_w(c, 0, 0xf0, 0xff);  /* back to virtual wire */
+	irqchip_set_irq(c, 0, 0);
+	outb(c, 0x20, 0x20);
+	outb(c, 0x21, 0xfc);       /* IR0 and IR1 */
+	irqchip_set_irq(c, 0, 1);
+	is_int(irqchip_ack_intr(c, 0), 0x20, "PIC: IR0 first at default priority");
+	outb(c, 0x20, 0xa0);       /* rotate on non-specific EOI */
+	irqchip_set_irq(c, 0, 0);
+	irqchip_set_irq(c, 0, 1);
+	irqchip_set_irq(c, 1, 1);
+	is_int(irqchip_ack_intr(c, 0), 0x21, "PIC: after rotation IR1 outranks IR0");
+	outb(c, 0x20, 0x20);
+	is_int(irqchip_ack_intr(c, 0), 0x20, "PIC: then IR0");
+	outb(c, 0x20, 0x20);
+	irqchip_set_irq(c, 0, 0);
+	irqchip_set_irq(c, 1, 0);
+
+	/* ICW4 auto-EOI: INTA leaves nothing in service. */
+	outb(c, 0x20, 0x11); outb(c, 0x21, 0x20); outb(c, 0x21, 0x04); outb(c, 0x21, 0x03);
+	outb(c, 0x21, 0xfe);
+	irqchip_set_irq(c, 0, 1);
+	is_int(irqchip_ack_intr(c, 0), 0x20, "PIC: auto-EOI mode delivers");
+	outb(c, 0x20, 0x0b);
+	is_int(inb(c, 0x20), 0, "PIC: auto-EOI leaves ISR clear");
 	irqchip_free(c);
 
 	/* The 8259A's spurious IR7: the request vanished before INTA. */
@@ -150,6 +179,13 @@ static void test_pic(void)
 	is_int(pic_ack(&p), 0x0f, "PIC: INTA with nothing pending gives spurious IR7 (0x0f)");
 	pic_port(&p, 0x20, &v, false);
 	is_int(p.s[0].isr, 0, "PIC: spurious IR7 sets no ISR bit");
+	v = 0x11; pic_port(&p, 0xa0, &v, true);
+	v = 0x70; pic_port(&p, 0xa1, &v, true);
+	v = 0x02; pic_port(&p, 0xa1, &v, true);
+	v = 0x01; pic_port(&p, 0xa1, &v, true);
+	p.s[0].irr |= 1u << 2;     /* a cascade request the slave no longer has */
+	is_int(pic_ack(&p), 0x77, "PIC: cascade with nothing on the slave gives its IR7 (IRQ15)");
+	ok(p.s[0].isr == 4 && p.s[1].isr == 0, "PIC: master IR2 in service, slave ISR clear");
 }
 
 /* Runs the chip from fake_now for `ns` in `step` increments, acking and
@@ -223,6 +259,20 @@ static void test_pit(void)
 	is_int(inb(c, 0x61) & 0x03, 0x01, "PIT: 0x61 keeps gate on, speaker off");
 	outb(c, 0x61, 0x03);
 	is_int(inb(c, 0x61) & 0x03, 0x03, "PIT: speaker enable stored");
+
+	/* Linux's quick_pit_calibrate: channel 2 counts down from 0xffff and
+	 * the TSC is timed against the MSB reads. */
+	outb(c, 0x61, 0x01);
+	outb(c, 0x43, 0xb0);
+	outb(c, 0x42, 0xff);
+	outb(c, 0x42, 0xff);
+	inb(c, 0x42);
+	uint8_t msb0 = inb(c, 0x42);
+	fake_now += 214600;        /* 256 PIT clocks */
+	inb(c, 0x42);
+	uint8_t msb1 = inb(c, 0x42);
+	is_int(msb0 - msb1, 1, "PIT: channel 2's MSB drops by one every 256 clocks");
+	is_int(irqchip_set_irq(c, 24, 1), -EINVAL, "GSI 24 is refused");
 	irqchip_free(c);
 }
 
@@ -294,6 +344,17 @@ static void test_lapic(void)
 	ok(kicks[1] == 1, "LAPIC: NMI kicks vCPU 1");
 	ok(irqchip_take_nmi(c, 1), "LAPIC: NMI taken");
 	ok(!irqchip_take_nmi(c, 1), "LAPIC: once");
+
+	ipi(c, 0, 1 << 24, 0x05);  /* vector 5: illegal */
+	apic_w(c, 0, 0x280, 0);
+	is_int(apic_r(c, 0, 0x280), 0x20, "LAPIC: ESR shows send illegal vector after a write");
+	apic_w(c, 0, 0x280, 0);
+	is_int(apic_r(c, 0, 0x280), 0, "LAPIC: and clears on the next write");
+
+	ipi(c, 0, 1 << 24, 0x8058); /* level-triggered fixed IPI */
+	ok(apic_r(c, 1, 0x180 + 0x20) & (1u << 0x18), "LAPIC: level IPI sets TMR");
+	irqchip_ack_intr(c, 1);
+	apic_w(c, 1, 0xb0, 0);
 
 	uint8_t vec = 0;
 	ipi(c, 0, 1 << 24, 0x4608);
@@ -375,6 +436,8 @@ static void test_x2apic(void)
 	ok(irqchip_wrmsr_x2apic(c, 1, 0x830, 0x67ull), "x2APIC: 64-bit ICR to x2APIC ID 0");
 	is_int(irqchip_ack_intr(c, 0), 0x67, "x2APIC: IPI reaches vCPU 0");
 	ok(!irqchip_rdmsr_x2apic(c, 1, 0x80e, &v), "x2APIC: DFR MSR refused");
+	ok(irqchip_set_apic_base_host(c, 1, 0xfee00800), "x2APIC: the VMM may restore xAPIC mode directly");
+	is_int(apic_r(c, 1, 0x20), 1 << 24, "x2APIC: and the xAPIC page is back with the ID");
 	irqchip_free(c);
 }
 
@@ -411,6 +474,14 @@ static void test_ioapic(void)
 	apic_w(c, 1, 0xb0, 0);
 	ok(!(ioapic_r(c, 0x10 + 40) & 0x4000), "IOAPIC: EOI cleared remote IRR");
 	ok(!irqchip_has_intr(c, 1), "IOAPIC: nothing more once the line is low");
+
+	ioapic_w(c, 0x10 + 2 * 11, 0x1803b);         /* level, masked */
+	irqchip_set_irq(c, 11, 1);
+	ok(!irqchip_has_intr(c, 0), "IOAPIC: masked level pin waits");
+	ioapic_w(c, 0x10 + 2 * 11, 0x803b);
+	is_int(irqchip_ack_intr(c, 0), 0x3b, "IOAPIC: and is sent on unmask");
+	irqchip_set_irq(c, 11, 0);
+	apic_w(c, 0, 0xb0, 0);
 
 	ioapic_w(c, 0x10 + 2 * 5 + 1, 0x03000000);    /* logical, both */
 	ioapic_w(c, 0x10 + 2 * 5, 0x935);             /* lowest priority, logical */
@@ -498,6 +569,60 @@ static void test_state(void)
 	irqchip_free(b);
 }
 
+/* Two vCPU threads and a device thread at once: IPIs and IRQ lines race
+ * with acks; every IPI sent is either taken or still pending at the end. */
+struct race { struct irqchip *c; atomic_int got, sent; atomic_bool stop, started; };
+
+static void *race_sender(void *p)
+{
+	struct race *r = p;
+	while (!atomic_load(&r->started))
+		sched_yield();
+	for (int i = 0; i < 20000; i++) {
+		ipi(r->c, 0, 1 << 24, 0x70);
+		atomic_fetch_add(&r->sent, 1);
+		irqchip_set_irq(r->c, 20, i & 1);
+	}
+	irqchip_set_irq(r->c, 20, 0);
+	atomic_store(&r->stop, true);
+	return NULL;
+}
+
+static void *race_receiver(void *p)
+{
+	struct race *r = p;
+	atomic_store(&r->started, true);
+	while (!atomic_load(&r->stop) || irqchip_has_intr(r->c, 1)) {
+		irqchip_poll(r->c, fake_clock(NULL));
+		if (!irqchip_has_intr(r->c, 1))
+			continue;
+		int v = irqchip_ack_intr(r->c, 1);
+		if (v == 0x70)
+			atomic_fetch_add(&r->got, 1);
+		if (v >= 0)
+			apic_w(r->c, 1, 0xb0, 0);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct race r = { .c = new_chip(2) };
+	apic_w(r.c, 0, 0xf0, 0x1ff);
+	apic_w(r.c, 1, 0xf0, 0x1ff);
+	ioapic_w(r.c, 0x10 + 2 * 20 + 1, 1u << 24);
+	ioapic_w(r.c, 0x10 + 2 * 20, 0x8061);
+	pthread_t s, t;
+	pthread_create(&t, NULL, race_receiver, &r);
+	pthread_create(&s, NULL, race_sender, &r);
+	pthread_join(s, NULL);
+	pthread_join(t, NULL);
+	int got = atomic_load(&r.got);
+	ok(got > 0 && got <= 20000, "threads: %d of 20000 IPIs taken (same-vector ones merge in IRR)", got);
+	ok(!irqchip_has_intr(r.c, 1), "threads: nothing left pending");
+	irqchip_free(r.c);
+}
+
 int main(void)
 {
 	test_pic();
@@ -507,5 +632,6 @@ int main(void)
 	test_x2apic();
 	test_ioapic();
 	test_state();
+	test_threads();
 	return tap_done();
 }

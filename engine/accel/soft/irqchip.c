@@ -34,6 +34,16 @@ void irqchip_touch(struct irqchip *chip, int vcpu, bool kick)
 		chip->kick |= 1ull << vcpu;
 }
 
+/* The PIC pair may have changed: vCPU 0's view is refreshed, and it is
+ * kicked only when INTR rises (a halted CPU looks at has_intr before it
+ * sleeps, so a level that stays high needs no second kick). */
+static void irqchip_pic_changed(struct irqchip *chip)
+{
+	bool out = pic_output(&chip->pic);
+	irqchip_touch(chip, 0, out && !chip->pic_out);
+	chip->pic_out = out;
+}
+
 /* The PIC's INTR goes to the BSP through its virtual wire, or to any vCPU
  * that an IOAPIC ExtINT message reached. */
 static bool irqchip_pic_path(struct irqchip *chip, const struct lapic *a)
@@ -148,7 +158,7 @@ static void irqchip_route(struct irqchip *chip, uint32_t gsi, int level)
 {
 	if (gsi < 16) {
 		pic_set_irq(&chip->pic, (int)gsi, level);
-		irqchip_touch(chip, 0, pic_output(&chip->pic));
+		irqchip_pic_changed(chip);
 	}
 	ioapic_set_irq(chip, (int)gsi, level);
 }
@@ -174,7 +184,7 @@ static void irqchip_port_byte(struct irqchip *chip, uint16_t port, uint8_t *b, b
 			      uint64_t now)
 {
 	if (pic_port(&chip->pic, port, b, is_write)) {
-		irqchip_touch(chip, 0, pic_output(&chip->pic));
+		irqchip_pic_changed(chip);
 	} else if (pit_port(&chip->pit, port, b, is_write, now)) {
 		chip->timers_dirty |= is_write;
 	} else if (!is_write) {
@@ -274,7 +284,7 @@ int irqchip_ack_intr(struct irqchip *chip, int vcpu)
 	if (a && irqchip_pic_path(chip, a)) {
 		v = pic_ack(&chip->pic);
 		a->extint_pending = false;
-		irqchip_touch(chip, 0, false);
+		irqchip_pic_changed(chip);
 		irqchip_touch(chip, vcpu, false);
 	} else if (a) {
 		v = lapic_ack(chip, a);
@@ -365,13 +375,23 @@ uint64_t irqchip_get_apic_base(struct irqchip *chip, int vcpu)
 	return v;
 }
 
-bool irqchip_set_apic_base(struct irqchip *chip, int vcpu, uint64_t value)
+static bool irqchip_write_apic_base(struct irqchip *chip, int vcpu, uint64_t value, bool host)
 {
 	irqchip_lock(chip);
 	struct lapic *a = irqchip_lapic(chip, vcpu);
-	bool done = a && lapic_set_base(chip, a, value);
+	bool done = a && lapic_set_base(chip, a, value, host);
 	irqchip_unlock(chip);
 	return done;
+}
+
+bool irqchip_set_apic_base(struct irqchip *chip, int vcpu, uint64_t value)
+{
+	return irqchip_write_apic_base(chip, vcpu, value, false);
+}
+
+bool irqchip_set_apic_base_host(struct irqchip *chip, int vcpu, uint64_t value)
+{
+	return irqchip_write_apic_base(chip, vcpu, value, true);
 }
 
 uint64_t irqchip_get_tsc_deadline(struct irqchip *chip, int vcpu)
@@ -438,7 +458,7 @@ int irqchip_set_chip(struct irqchip *chip, const struct kvm_irqchip *in)
 	case KVM_IRQCHIP_PIC_MASTER: case KVM_IRQCHIP_PIC_SLAVE:
 		chip->pic.s[in->chip_id] = in->chip.pic;
 		chip->pic.single[in->chip_id] = false;
-		irqchip_touch(chip, 0, pic_output(&chip->pic));
+		irqchip_pic_changed(chip);
 		break;
 	case KVM_IRQCHIP_IOAPIC:
 		ioapic_set_state(chip, &in->chip.ioapic);

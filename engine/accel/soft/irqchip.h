@@ -87,6 +87,10 @@ uint64_t irqchip_get_cr8(struct irqchip *chip, int vcpu);
 void irqchip_set_cr8(struct irqchip *chip, int vcpu, uint64_t cr8);
 uint64_t irqchip_get_apic_base(struct irqchip *chip, int vcpu);
 bool irqchip_set_apic_base(struct irqchip *chip, int vcpu, uint64_t value);
+/* The same MSR as the VMM restores it (KVM_SET_SREGS, a snapshot): like
+ * KVM's host-initiated write it may leave x2APIC straight for xAPIC and set
+ * the BSP flag, which a guest's WRMSR (irqchip_set_apic_base) may not. */
+bool irqchip_set_apic_base_host(struct irqchip *chip, int vcpu, uint64_t value);
 uint64_t irqchip_get_tsc_deadline(struct irqchip *chip, int vcpu);
 void irqchip_set_tsc_deadline(struct irqchip *chip, int vcpu, uint64_t tsc);
 bool irqchip_rdmsr_x2apic(struct irqchip *chip, int vcpu, uint32_t msr, uint64_t *value);

@@ -110,6 +110,7 @@ struct irqchip {
 	uint64_t dirty;            /* vCPUs whose views must be refreshed */
 	uint64_t kick;             /* vCPUs to kick after unlocking */
 	bool timers_dirty;
+	bool pic_out;              /* the PIC's INTR at the last look */
 };
 
 uint64_t irqchip_now(struct irqchip *chip);
@@ -126,7 +127,7 @@ bool lapic_mmio(struct irqchip *chip, struct lapic *a, uint64_t gpa, void *data,
 void lapic_deliver(struct irqchip *chip, int src, const struct lapic_msg *m);
 bool lapic_poll(struct irqchip *chip, struct lapic *a, uint64_t now);
 uint64_t lapic_deadline(const struct lapic *a);
-bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value);
+bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value, bool host);
 void lapic_set_tpr(struct irqchip *chip, struct lapic *a, uint32_t tpr);
 void lapic_set_tsc_deadline(struct irqchip *chip, struct lapic *a, uint64_t tsc, uint64_t now);
 uint64_t lapic_get_tsc_deadline(const struct lapic *a);

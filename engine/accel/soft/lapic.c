@@ -398,8 +398,7 @@ static uint32_t lapic_read(const struct lapic *a, unsigned reg, uint64_t now)
 	}
 }
 
-static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint32_t v,
-		      uint64_t now)
+static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint32_t v)
 {
 	static const uint32_t writable[] = {
 		[0] = 0x700ff,      /* timer: vector, mask, mode */
@@ -421,7 +420,6 @@ static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint3
 		chip->timers_dirty = true;
 	}
 	lapic_set_reg(a, reg, v);
-	(void)now;
 	irqchip_touch(chip, a->vcpu, false);
 }
 
@@ -476,7 +474,7 @@ static void lapic_write(struct irqchip *chip, struct lapic *a, unsigned reg, uin
 		break;
 	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC:
 	case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR:
-		write_lvt(chip, a, reg, v, now);
+		write_lvt(chip, a, reg, v);
 		break;
 	case APIC_TMICT:
 		if (timer_mode(a) == TIMER_TSC)
@@ -524,20 +522,21 @@ bool lapic_mmio(struct irqchip *chip, struct lapic *a, uint64_t gpa, void *data,
 	return true;
 }
 
-/* IA32_APIC_BASE. The SDM's legal moves only: x2APIC needs xAPIC first,
- * and leaving x2APIC goes through disabled. The BSP flag is read-only. */
-bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value)
+/* IA32_APIC_BASE. The guest gets the SDM's legal moves only: x2APIC needs
+ * xAPIC first, leaving x2APIC goes through disabled, the BSP flag is
+ * read-only. The VMM (`host`, restoring a snapshot) may go anywhere valid. */
+bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value, bool host)
 {
 	uint64_t mode = value & (BASE_ENABLE | BASE_X2APIC), old = a->apic_base;
 	if (value & ~(BASE_ADDR_MASK | BASE_ENABLE | BASE_X2APIC | BASE_BSP))
 		return false;
 	if (mode == BASE_X2APIC)
 		return false;
-	if ((old & BASE_X2APIC) && mode == BASE_ENABLE)
+	if (!host && (old & BASE_X2APIC) && mode == BASE_ENABLE)
 		return false;
-	if (!(old & BASE_ENABLE) && mode == (BASE_ENABLE | BASE_X2APIC))
+	if (!host && !(old & BASE_ENABLE) && mode == (BASE_ENABLE | BASE_X2APIC))
 		return false;
-	a->apic_base = (value & ~BASE_BSP) | (old & BASE_BSP);
+	a->apic_base = host ? value : (value & ~BASE_BSP) | (old & BASE_BSP);
 	if (x2apic(a) && !(old & BASE_X2APIC)) {
 		uint32_t x = lapic_id(a);
 		lapic_set_reg(a, APIC_LDR, (x >> 4) << 16 | 1u << (x & 15));
@@ -616,7 +615,8 @@ void lapic_get(const struct lapic *a, struct kvm_lapic_state *out, uint64_t now)
 
 /* The timer resumes where the snapshot left it: TMCCT counts still to go in
  * this period (a periodic timer caught at 0 starts a new period). Pending
- * NMI/INIT/SIPI are not part of the layout and are dropped. */
+ * NMI/INIT/SIPI are not part of the layout and stay as they are, as in KVM
+ * (they travel with the vCPU's events). */
 void lapic_set(struct irqchip *chip, struct lapic *a, const struct kvm_lapic_state *in,
 	       uint64_t now)
 {
@@ -630,8 +630,6 @@ void lapic_set(struct irqchip *chip, struct lapic *a, const struct kvm_lapic_sta
 		a->timer_deadline = now + (uint64_t)cur * timer_divide(a);
 	else if (a->timer_deadline && timer_mode(a) == TIMER_ONESHOT)
 		a->timer_deadline = 0;
-	a->nmi_pending = 0;
-	a->init_pending = a->sipi_pending = a->extint_pending = false;
 	chip->timers_dirty = true;
 	irqchip_touch(chip, a->vcpu, true);
 }

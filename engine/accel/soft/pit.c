@@ -289,6 +289,8 @@ bool pit_port(struct pit *p, uint16_t port, uint8_t *val, bool is_write, uint64_
  * the chip then pulses GSI 0 once, however many periods went by. */
 bool pit_poll(struct pit *p, uint64_t now)
 {
+	if (p->st.flags & KVM_PIT_FLAGS_HPET_LEGACY)
+		return false;      /* the HPET owns IRQ0, as in KVM */
 	uint64_t edges = pit_edges(&p->st.channels[0], now);
 	if (edges <= p->ch0_ticks)
 		return false;
@@ -301,6 +303,8 @@ uint64_t pit_deadline(const struct pit *p)
 {
 	const struct kvm_pit_channel_state *c = &p->st.channels[0];
 	uint64_t k = p->ch0_ticks + 1, at;
+	if (p->st.flags & KVM_PIT_FLAGS_HPET_LEGACY)
+		return 0;
 	if (pit_periodic(c))
 		at = k * c->count;
 	else if (c->mode <= 5 && k == 1)

@@ -42,7 +42,7 @@ static void vm_destroy(struct accel_vm *vm)
 		return;
 	irqchip_free(vm->chip);
 	for (int s = 0; s < SOFT_SLOTS; s++)
-		free((void *)vm->slots[s].dirty);
+		free((void *)vm->slots[s].dirty), free((void *)vm->slots[s].code);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
 }
@@ -66,8 +66,16 @@ static int set_memory(struct accel_vm *vm, uint32_t slot, uint32_t flags, uint64
 	s->used = false;
 	mem_changed(vm);
 	free((void *)s->dirty);
+	free((void *)s->code);
 	s->dirty = NULL;
+	s->code = NULL;
+	soft_code_written(vm);
 	if (size) {
+		s->code = calloc((size / 4096 + 63) / 64, 8);
+		if (!s->code) {
+			pthread_mutex_unlock(&vm->lock);
+			return -ENOMEM;
+		}
 		if (flags & KVM_MEM_LOG_DIRTY_PAGES) {
 			s->dirty = calloc((size / 4096 + 63) / 64, 8);
 			if (!s->dirty) {
@@ -183,6 +191,7 @@ static void vcpu_destroy(struct accel_vcpu *c)
 		return;
 	__atomic_store_n(&c->vm->vcpus[c->index], NULL, __ATOMIC_RELEASE);
 	free(c->cpuid);
+	soft_blocks_free(c);
 	free(c->run);
 	free(c);
 }
@@ -202,7 +211,7 @@ void soft_vm_ram_written(struct accel_vm *vm, uint64_t gpa, uint64_t len)
 {
 	(void)gpa;
 	(void)len;
-	(void)vm; /* no decoded-code cache yet: instructions are fetched afresh */
+	soft_code_written(vm); /* every vCPU drops its decoded blocks */
 }
 
 static int msr_index_list(struct kvm_msr_list *list)

@@ -88,6 +88,7 @@ struct soft_slot {
 	uint64_t gpa, size;
 	uint8_t *hva;
 	_Atomic uint64_t *dirty;     /* one bit a page, KVM_MEM_LOG_DIRTY_PAGES */
+	_Atomic uint64_t *code;      /* one bit a page: decoded blocks were made from it */
 };
 
 #define SOFT_SLOTS 64
@@ -98,6 +99,7 @@ struct accel_vm {
 	pthread_mutex_t lock;        /* slots, vcpus[] */
 	struct soft_slot slots[SOFT_SLOTS];
 	_Atomic uint32_t mem_gen;    /* bumped when slots or dirty logs change */
+	_Atomic uint32_t code_gen;   /* bumped when a code page is written: blocks are stale */
 	struct accel_vcpu *vcpus[IRQCHIP_MAX_VCPUS];
 	int64_t clock_offset;        /* kvmclock ns = monotonic + offset */
 };
@@ -125,6 +127,9 @@ struct soft_insn {
 	uint64_t imm, imm2;
 	uint8_t bytes[16];
 };
+
+#define SOFT_BLOCK_MAX 32
+struct soft_block;
 
 #define MMIO_LOG 8
 struct soft_io_rec {
@@ -205,6 +210,13 @@ struct accel_vcpu {
 	int ncpuid;
 
 	uint32_t mem_gen_seen;
+	uint32_t code_gen_seen;
+	bool exit_block;             /* stop running the current decoded block */
+	uint32_t tlb_gen;            /* bumped by every TLB flush (block links) */
+	struct soft_block **bhash;   /* decoded-block cache (soft_block.c) */
+	uint8_t *arena;
+	size_t arena_used;
+	struct soft_insn build[SOFT_BLOCK_MAX];
 	uint64_t xlat_gpa;           /* soft_translate's physical address */
 	bool watch;                  /* a data breakpoint is armed */
 	struct soft_tlb_entry tlb[TLB_SIZE];
@@ -263,6 +275,15 @@ uint64_t soft_shift(struct accel_vcpu *c, int op, int size, uint64_t a, unsigned
 uint64_t soft_shd(struct accel_vcpu *c, bool right, int size, uint64_t a, uint64_t b,
 		  unsigned n);
 void soft_set_szp(struct accel_vcpu *c, int size, uint64_t res, uint64_t keep);
+
+/* soft_block.c */
+int soft_exec_block(struct accel_vcpu *c);
+bool soft_block_fast_ok(struct accel_vcpu *c);
+void soft_blocks_free(struct accel_vcpu *c);
+void soft_code_written(struct accel_vm *vm);
+int soft_retire(struct accel_vcpu *c, bool tf);
+void soft_poll_timers(struct accel_vcpu *c);
+void soft_specialize(struct accel_vcpu *c, struct soft_insn *i);
 
 /* soft_decode.c */
 int soft_decode(struct accel_vcpu *c, struct soft_insn *i);

@@ -248,6 +248,7 @@ int soft_decode(struct accel_vcpu *c, struct soft_insn *i)
 	i->len = d.pos;
 	memcpy(i->bytes, d.buf, d.pos);
 	i->fn = i->map == 0 ? soft_op1(b) : i->map == 1 ? soft_op2(b) : soft_exec_sse;
+	soft_specialize(c, i);
 	return 0;
 }
 

@@ -105,17 +105,13 @@ static void deliver_prot(struct accel_vcpu *c, int vec, int kind, bool has_err, 
 		} else {
 			soft_load_inner_ss(c, nss, ncpl, &ss);
 		}
-		if (inner) {
-			f.v[f.n++] = c->seg[S_SS].selector;
-			f.v[f.n++] = c->r[R_SP];
-		}
 		sp = nsp;
 	}
+	if (inner || lm) { /* 64-bit mode pushes SS:RSP even without a ring change */
+		f.v[f.n++] = c->seg[S_SS].selector;
+		f.v[f.n++] = c->r[R_SP];
+	}
 	if (lm) {
-		if (!inner && !ist) {
-			f.v[f.n++] = c->seg[S_SS].selector;
-			f.v[f.n++] = c->r[R_SP];
-		}
 		sp &= ~0xfull;
 		base = 0;
 		mask = ~0ull;

@@ -14,7 +14,7 @@ static void shifts(struct accel_vcpu *c, struct soft_insn *i)
 		soft_ud(c);
 	uint64_t a = soft_rm_get(c, i, size);
 	uint64_t r = soft_shift(c, i->reg & 7, size, a, n);
-	if (n & (size == 8 ? 63 : 31))
+	if ((n & (size == 8 ? 63 : 31)) || (size == 4 && !i->mem)) /* a 32-bit register still zero-extends */
 		soft_rm_set(c, i, size, r);
 }
 
@@ -278,7 +278,7 @@ void soft_exec_bits(struct accel_vcpu *c, struct soft_insn *i)
 		unsigned n = (i->op & 1) ? (unsigned)c->r[R_CX] : (unsigned)i->imm;
 		uint64_t a = soft_rm_get(c, i, i->osz);
 		uint64_t r = soft_shd(c, i->op >= 0xac, i->osz, a, soft_reg_get(c, i, i->reg, i->osz), n);
-		if (n & (i->osz == 8 ? 63 : 31))
+		if ((n & (i->osz == 8 ? 63 : 31)) || (i->osz == 4 && !i->mem))
 			soft_rm_set(c, i, i->osz, r);
 		return;
 	}

@@ -72,6 +72,9 @@ uint64_t soft_get_flags(struct accel_vcpu *c)
 
 void soft_set_flags(struct accel_vcpu *c, uint64_t f)
 {
+	if ((f & ~c->rflags) & F_IF)
+		atomic_store_explicit(&c->work, 1, memory_order_relaxed); /* a pending interrupt may go */
+	c->exit_block = true; /* TF or IF may have changed: look between instructions */
 	c->rflags = f | 2;
 	c->cc_op = CC_NONE;
 }

@@ -30,6 +30,13 @@ uint8_t *soft_phys_ptr(struct accel_vm *vm, uint64_t gpa, bool write)
 			continue;
 		if (write && (sl->flags & KVM_MEM_READONLY))
 			return NULL;
+		if (write && sl->code) {
+			uint64_t pg = (gpa - sl->gpa) >> 12, bit = 1ull << (pg % 64);
+			if (atomic_load_explicit(&sl->code[pg / 64], memory_order_relaxed) & bit) {
+				atomic_fetch_and(&sl->code[pg / 64], ~bit);
+				soft_code_written(vm);
+			}
+		}
 		if (write && sl->dirty) {
 			uint64_t pg = (gpa - sl->gpa) >> 12;
 			atomic_fetch_or(&sl->dirty[pg / 64], 1ull << (pg % 64));
@@ -54,8 +61,26 @@ bool soft_phys_access(struct accel_vcpu *c, uint64_t gpa, void *data, int len, b
 	return soft_io_access(c, false, gpa, data, len, write);
 }
 
+/* May a TLB write entry map this page: writable RAM holding no decoded code
+ * (writes to code pages must take the slow path that drops the blocks). */
+static bool page_writable(struct accel_vm *vm, uint64_t gpa)
+{
+	for (int s = 0; s < SOFT_SLOTS; s++) {
+		struct soft_slot *sl = &vm->slots[s];
+		if (!sl->used || gpa - sl->gpa >= sl->size)
+			continue;
+		if (sl->flags & KVM_MEM_READONLY)
+			return false;
+		uint64_t pg = (gpa - sl->gpa) >> 12;
+		return !sl->code || !(atomic_load(&sl->code[pg / 64]) & (1ull << (pg % 64)));
+	}
+	return false;
+}
+
 void soft_tlb_flush(struct accel_vcpu *c, bool keep_global)
 {
+	c->exit_block = true; /* the block's page may map elsewhere now */
+	c->tlb_gen++;        /* and block links made under the old mappings die */
 	for (int i = 0; i < TLB_SIZE; i++) {
 		struct soft_tlb_entry *e = &c->tlb[i];
 		if (keep_global && e->global)
@@ -68,6 +93,8 @@ void soft_tlb_flush(struct accel_vcpu *c, bool keep_global)
 
 void soft_tlb_flush_page(struct accel_vcpu *c, uint64_t lin)
 {
+	c->exit_block = true;
+	c->tlb_gen++;
 	struct soft_tlb_entry *e = &c->tlb[(lin >> 12) % TLB_SIZE];
 	for (int k = 0; k < 2 * ACC_KINDS; k++)
 		e->tag[k] = 1;
@@ -196,10 +223,12 @@ uint8_t *soft_translate(struct accel_vcpu *c, uint64_t lin, int kind, bool user)
 	}
 	c->xlat_gpa = w.pa;
 	uint8_t *hp = soft_phys_ptr(c->vm, w.pa & ~0xfffull, kind == ACC_W);
+	if (kind == ACC_W && c->code_gen_seen != atomic_load(&c->vm->code_gen))
+		c->exit_block = true; /* we wrote code: the running block may be stale */
 	if (!hp)
 		return NULL;
 	bool wp = c->cr0 & CR0_WP;
-	bool can_w = w.dirty && soft_phys_ptr(c->vm, w.pa & ~0xfffull, true) == hp;
+	bool can_w = w.dirty && page_writable(c->vm, w.pa);
 	for (int k = 0; k < 2 * ACC_KINDS; k++)
 		e->tag[k] = 1;
 	e->addend = (uintptr_t)hp - page;

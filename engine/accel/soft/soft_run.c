@@ -62,6 +62,7 @@ void soft_update_mode(struct accel_vcpu *c)
 	c->code32 = !c->mode64 && c->seg[S_CS].db;
 	c->stack32 = c->seg[S_SS].db;
 	c->cpl = !(c->cr0 & CR0_PE) ? 0 : (c->rflags & F_VM) ? 3 : c->seg[S_SS].dpl;
+	c->exit_block = true; /* the rest of a decoded block may decode differently */
 }
 
 static void fill_io_exit(struct accel_vcpu *c, const struct soft_io_rec *r)
@@ -93,6 +94,7 @@ bool soft_io_access(struct accel_vcpu *c, bool pio, uint64_t addr, void *data, i
 	struct irqchip *chip = c->vm->chip;
 	bool done = pio ? irqchip_pio(chip, c->index, addr, data, len, write)
 			: irqchip_mmio(chip, c->index, addr, data, len, write);
+	c->exit_block = true;
 	if (done) {
 		if (write)
 			atomic_store_explicit(&c->work, 1, memory_order_relaxed);
@@ -272,7 +274,7 @@ static int do_work(struct accel_vcpu *c)
 	return CONTINUE;
 }
 
-static void poll_timers(struct accel_vcpu *c)
+void soft_poll_timers(struct accel_vcpu *c)
 {
 	irqchip_poll(c->vm->chip, soft_now_ns());
 	c->poll_countdown = POLL_EVERY;
@@ -341,7 +343,7 @@ static void step(struct accel_vcpu *c)
 }
 
 /* After an instruction: returns CONTINUE or an exit. */
-static int retire(struct accel_vcpu *c, bool tf)
+int soft_retire(struct accel_vcpu *c, bool tf)
 {
 	bool stepping = c->dbg_control & KVM_GUESTDBG_SINGLESTEP;
 	if (!c->repeat)
@@ -352,7 +354,7 @@ static int retire(struct accel_vcpu *c, bool tf)
 		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
 	c->rflags &= ~(uint64_t)F_RF;
 	if (--c->poll_countdown <= 0)
-		poll_timers(c);
+		soft_poll_timers(c);
 	if (c->data_bp_hit) {
 		uint64_t hits = c->data_bp_hit;
 		c->data_bp_hit = 0;
@@ -404,6 +406,12 @@ int soft_vcpu_exec(struct accel_vcpu *c)
 				return r;
 			continue;
 		}
+		if (soft_block_fast_ok(c)) {
+			int r = soft_exec_block(c);
+			if (r != CONTINUE)
+				return r;
+			continue;
+		}
 		bool gdbg = c->dbg_control & KVM_GUESTDBG_USE_HW_BP;
 		if ((gdbg ? c->dbg_reg[7] : c->dr7) & 0xff) {
 			uint64_t hits = exec_bp_hits(c, gdbg);
@@ -420,7 +428,7 @@ int soft_vcpu_exec(struct accel_vcpu *c)
 		}
 		bool tf = c->rflags & F_TF;
 		step(c);
-		int r = retire(c, tf);
+		int r = soft_retire(c, tf);
 		if (r != CONTINUE)
 			return r;
 		if (c->resume_one)

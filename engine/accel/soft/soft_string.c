@@ -95,5 +95,6 @@ void soft_exec_string(struct accel_vcpu *c, struct soft_insn *i)
 			break; /* a write for the VMM: exit now, come back for the rest */
 	}
 	c->repeat = true;
+	c->exit_block = true;
 	c->rip = c->insn_rip;
 }

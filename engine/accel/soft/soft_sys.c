@@ -81,6 +81,7 @@ void soft_exec_sys1(struct accel_vcpu *c, struct soft_insn *i)
 	case 0xf4:
 		need_cpl0(c);
 		c->mp_state = KVM_MP_STATE_HALTED;
+		c->exit_block = true;
 		return;
 	case 0xd4: case 0xd5: case 0x27: case 0x2f: case 0x37: case 0x3f:
 		soft_emul_fail(c);
@@ -259,6 +260,7 @@ static void mov_cr_dr(struct accel_vcpu *c, struct soft_insn *i)
 		c->dr6 = (v & 0x1e00f) | 0xffff0ff0;
 	else
 		c->dr7 = (v & 0xffff2bff) | 0x400;
+	c->exit_block = true;
 	c->watch = ((c->dbg_control & KVM_GUESTDBG_USE_HW_BP) ? c->dbg_reg[7] : c->dr7) & 0xff;
 }
 
