@@ -43,6 +43,33 @@ static void test_boot16(void)
 	box_free(&b);
 }
 
+/* An IN exit answered with immediate_exit set: the read completes (AL, RIP)
+ * and run returns -EINTR at once. */
+static void test_immediate_exit(void)
+{
+	struct box b;
+	box_new(&b, 2 * MiB);
+	load_boot_sector(&b, SAMPLES "boot16.bin");
+	int r = 0;
+	while ((r = accel_soft.vcpu_run(b.cpu)) == 0 && b.run->exit_reason == KVM_EXIT_IO &&
+	       b.run->io.direction == KVM_EXIT_IO_OUT)
+		box_io(&b);
+	struct kvm_regs before, after;
+	accel_soft.get_regs(b.cpu, &before);
+	ok(r == 0 && b.run->exit_reason == KVM_EXIT_IO && b.run->io.port == 0x3fd, "an IN exit from port 0x3fd");
+	((uint8_t *)b.run)[b.run->io.data_offset] = 0x20;
+	b.run->immediate_exit = 1;
+	r = accel_soft.vcpu_run(b.cpu);
+	accel_soft.get_regs(b.cpu, &after);
+	ok(r == -EINTR && (after.rax & 0xff) == 0x20 && after.rip == before.rip + 1,
+	   "immediate_exit completes it and returns -EINTR (al=%#llx rip %#llx -> %#llx)",
+	   (unsigned long long)(after.rax & 0xff), (unsigned long long)before.rip, (unsigned long long)after.rip);
+	b.run->immediate_exit = 0;
+	r = box_run(&b, 10000);
+	ok(r == KVM_EXIT_IO && b.exit_code == 0x10 && b.nout == 23, "and the guest finishes as usual");
+	box_free(&b);
+}
+
 static void test_mb32(void)
 {
 	struct box b;
@@ -179,7 +206,7 @@ int main(void)
 {
 	if (access(SAMPLES "boot16.bin", R_OK))
 		tap_skip_all("samples not built (make samples)");
-	tap_plan(20);
+	tap_plan(23);
 	test_boot16();
 	test_echo();
 	test_triple();
@@ -188,5 +215,6 @@ int main(void)
 	test_devtest();
 	test_hello64();
 	test_smc();
+	test_immediate_exit();
 	return tap_done();
 }

@@ -41,10 +41,16 @@ __asm__(".pushsection .rodata\n"
 	"s_ring3: push $0x23\npush $0x18000\npush $0x202\npush $0x2b\npush $0x11000\niretq\ns_ring3_end:\n"
 	"u_pf: movl $5, 0x400000\nout %al, $0x99\nu_pf_end:\n"
 	"u_intn: int $0x80\nout %al, $0x99\nu_intn_end:\n"
+	"s_rep: mov $0x100000, %rsi\nmov $0x1ff800, %rdi\nmov $0x2000, %rcx\ncld\nrep movsb\nout %al, $0x99\ns_rep_end:\n"
+	"s_sysret: mov $0x11000, %rcx\nmov $0x3202, %r11\nsysretq\ns_sysret_end:\n"
+	"u_sys: syscall\nu_sys_end:\n"
+	"k_sys: mov %rcx, %rax\nout %eax, $0x90\nmov %r11, %rax\nout %eax, $0x91\nmov %cs, %eax\nout %eax, $0x92\n"
+	"mov %ss, %eax\nout %eax, $0x93\npushfq\npop %rax\nout %eax, $0x94\nmov $0x55, %al\nout %al, $0xf4\nk_sys_end:\n"
 	".popsection\n");
 extern const uint8_t exc_common[], exc_common_end[], s_pf[], s_pf_end[], s_gp[], s_gp_end[],
 	s_de[], s_de_end[], s_ud[], s_ud_end[], s_bp[], s_bp_end[], s_ring3[], s_ring3_end[],
-	u_pf[], u_pf_end[], u_intn[], u_intn_end[];
+	u_pf[], u_pf_end[], u_intn[], u_intn_end[], s_rep[], s_rep_end[], s_sysret[], s_sysret_end[],
+	u_sys[], u_sys_end[], k_sys[], k_sys_end[];
 
 static struct box b;
 
@@ -138,7 +144,7 @@ static void expect(const char *what, int vec, const char *log)
 int main(void)
 {
 	char want[256];
-	tap_plan(11);
+	tap_plan(14);
 	box_new(&b, 4096);
 
 	setup(s_pf, s_pf_end);
@@ -207,6 +213,33 @@ int main(void)
 	}
 	snprintf(want, sizeof(want), "o80:0 o81:%x o84:2b o82:0 o83:%x ", UCODE + 2, RSP0 - 40);
 	expect("int $0x80 at ring 3 through a DPL-3 gate", 5, want);
+	setup(s_rep, s_rep_end);
+	b.ram.host[0x2008] = 0;
+	snprintf(want, sizeof(want), "o80:2 o81:%x o84:8 o82:200000 o83:%x ", CODE + 22, STACK - 40);
+	expect("rep movsb faulting mid-way: #PF at the rep", 14, want);
+	struct kvm_regs regs;
+	accel_soft.get_regs(b.cpu, &regs);
+	ok(regs.rcx == 0x1800 && regs.rsi == 0x100800 && regs.rdi == 0x200000,
+	   "rcx/rsi/rdi left at the faulting element (rcx=%#llx rsi=%#llx rdi=%#llx)",
+	   (unsigned long long)regs.rcx, (unsigned long long)regs.rsi, (unsigned long long)regs.rdi);
+
+	setup(s_sysret, s_sysret_end);
+	memcpy(b.ram.host + UCODE, u_sys, u_sys_end - u_sys);
+	memcpy(b.ram.host + 0x12000, k_sys, k_sys_end - k_sys);
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[4];
+	} m;
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 4;
+	m.e[0].index = 0xc0000080, m.e[0].data = 0x501; /* SCE, LME, LMA */
+	m.e[1].index = 0xc0000081, m.e[1].data = (0x1bull << 48) | (0x08ull << 32);
+	m.e[2].index = 0xc0000082, m.e[2].data = 0x12000;
+	m.e[3].index = 0xc0000084, m.e[3].data = 0x200;
+	int done = accel_soft.set_msrs(b.cpu, &m.h);
+	expect("sysretq to ring 3, syscall back: RCX, R11, CS, SS and SFMASK", 0x55,
+	       "o90:11002 o91:3202 o92:8 o93:10 o94:3002 ");
+	ok(done == 4, "set_msrs did all four");
 	box_free(&b);
 	return tap_done();
 }

@@ -350,6 +350,12 @@ static void test_lapic(void)
 	is_int(apic_r(c, 0, 0x280), 0x20, "LAPIC: ESR shows send illegal vector after a write");
 	apic_w(c, 0, 0x280, 0);
 	is_int(apic_r(c, 0, 0x280), 0, "LAPIC: and clears on the next write");
+	apic_w(c, 0, 0x370, 0xfe);
+	ipi(c, 0, 1 << 24, 0x06);
+	is_int(irqchip_ack_intr(c, 0), 0xfe, "LAPIC: the error LVT signals an illegal vector");
+	apic_w(c, 0, 0xb0, 0);
+	apic_w(c, 0, 0x280, 0);
+	apic_w(c, 0, 0x370, 0x100fe);
 
 	ipi(c, 0, 1 << 24, 0x8058); /* level-triggered fixed IPI */
 	ok(apic_r(c, 1, 0x180 + 0x20) & (1u << 0x18), "LAPIC: level IPI sets TMR");

@@ -16,6 +16,13 @@
 static char *lines[MAXL];
 static int nlines;
 
+static void free_trace(void)
+{
+	for (int k = 0; k < nlines; k++)
+		free(lines[k]);
+	nlines = 0;
+}
+
 static int load_trace(const char *args)
 {
 	char cmd[512];
@@ -24,7 +31,7 @@ static int load_trace(const char *args)
 	if (!p)
 		return -1;
 	char buf[1024];
-	nlines = 0;
+	free_trace();
 	while (nlines < MAXL && fgets(buf, sizeof(buf), p))
 		if (!strncmp(buf, "n=", 2))
 			lines[nlines++] = strdup(buf);
@@ -130,5 +137,6 @@ int main(void)
 	total = nlines;
 	n = lockstep_boot("samples/build/triple.bin");
 	ok(n >= total - 1, "triple: %d of %d steps as QEMU", n, total);
+	free_trace();
 	return tap_done();
 }

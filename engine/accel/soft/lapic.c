@@ -196,6 +196,24 @@ bool lapic_has_event(const struct lapic *a)
 	return a->nmi_pending || a->init_pending || a->sipi_pending;
 }
 
+static void lapic_accept(struct irqchip *chip, struct lapic *a, const struct lapic_msg *m);
+
+/* An illegal vector sent or received: noted for ESR and signalled through
+ * the error LVT (whose own vector, if illegal, is only noted). */
+static void lapic_error(struct irqchip *chip, struct lapic *a, uint32_t bit)
+{
+	uint32_t lvt = lapic_reg(a, APIC_LVTERR);
+	a->esr_pending |= bit;
+	if (lvt & LVT_MASKED)
+		return;
+	if ((lvt & 0xff) < 16) {
+		a->esr_pending |= ESR_RECV_ILLEGAL;
+		return;
+	}
+	struct lapic_msg m = { .vector = lvt & 0xff, .shorthand = 1 };
+	lapic_accept(chip, a, &m);
+}
+
 /* One message arrives at this APIC. Fixed and lowest-priority ones need the
  * APIC enabled; NMI, INIT and SIPI are kept for the CPU to take (a SIPI only
  * counts after an INIT, as on hardware); INIT level de-assert does nothing. */
@@ -206,7 +224,7 @@ static void lapic_accept(struct irqchip *chip, struct lapic *a, const struct lap
 		if (!hw_enabled(a) || !sw_enabled(a))
 			return;
 		if (m->vector < 16) {
-			a->esr_pending |= ESR_RECV_ILLEGAL;
+			lapic_error(chip, a, ESR_RECV_ILLEGAL);
 			return;
 		}
 		vec_set(a, APIC_IRR, m->vector, true);
@@ -301,7 +319,7 @@ static void lapic_send_ipi(struct irqchip *chip, struct lapic *a)
 	};
 	m.dest = m.x2 ? hi : hi >> 24;
 	if ((m.mode == LAPIC_DM_FIXED || m.mode == LAPIC_DM_LOWEST) && m.vector < 16) {
-		a->esr_pending |= ESR_SEND_ILLEGAL;
+		lapic_error(chip, a, ESR_SEND_ILLEGAL);
 		return;
 	}
 	lapic_deliver(chip, a->vcpu, &m);

@@ -265,8 +265,32 @@ uint64_t soft_now_ns(void);
 /* soft_flags.c */
 uint64_t soft_get_flags(struct accel_vcpu *c);
 void soft_set_flags(struct accel_vcpu *c, uint64_t f);
-bool soft_cf(struct accel_vcpu *c);
-bool soft_cond(struct accel_vcpu *c, int cc);
+bool soft_cf_slow(struct accel_vcpu *c);
+bool soft_cond_slow(struct accel_vcpu *c, int cc);
+/* Inline fast paths for the common lazy states (after cmp/sub, logic ops,
+ * inc/dec); the rest is computed in soft_flags.c. */
+static inline bool soft_cf(struct accel_vcpu *c)
+{
+	uint64_t mask = c->cc_size == 8 ? ~0ull : (1ull << (c->cc_size * 8)) - 1;
+	switch (c->cc_op) {
+	case CC_NONE: return c->rflags & F_CF;
+	case CC_SUB: return (c->cc_a & mask) < (c->cc_b & mask);
+	case CC_ADD: return (c->cc_res & mask) < (c->cc_a & mask);
+	case CC_LOGIC: return false;
+	case CC_INC:
+	case CC_DEC: return c->cc_cf;
+	default: return soft_cf_slow(c);
+	}
+}
+
+static inline bool soft_cond(struct accel_vcpu *c, int cc)
+{
+	if ((cc >> 1) == 2 && c->cc_op != CC_NONE) { /* jz/jnz: the result alone */
+		uint64_t mask = c->cc_size == 8 ? ~0ull : (1ull << (c->cc_size * 8)) - 1;
+		return ((c->cc_res & mask) == 0) ^ (cc & 1);
+	}
+	return soft_cond_slow(c, cc);
+}
 void soft_flags_materialize(struct accel_vcpu *c);
 
 /* soft_alu.c */

@@ -79,22 +79,13 @@ void soft_set_flags(struct accel_vcpu *c, uint64_t f)
 	c->cc_op = CC_NONE;
 }
 
-bool soft_cf(struct accel_vcpu *c)
+bool soft_cf_slow(struct accel_vcpu *c)
 {
-	uint64_t mask = soft_mask(c->cc_size);
-	switch (c->cc_op) {
-	case CC_NONE: return c->rflags & F_CF;
-	case CC_SUB: return (c->cc_a & mask) < (c->cc_b & mask);
-	case CC_ADD: return (c->cc_res & mask) < (c->cc_a & mask);
-	case CC_LOGIC: return false;
-	case CC_INC:
-	case CC_DEC: return c->cc_cf;
-	default: return arith_flags(c) & F_CF;
-	}
+	return arith_flags(c) & F_CF;
 }
 
 /* Condition `cc` of jcc/setcc/cmovcc (the low nibble of the opcode). */
-bool soft_cond(struct accel_vcpu *c, int cc)
+bool soft_cond_slow(struct accel_vcpu *c, int cc)
 {
 	bool r;
 	if (c->cc_op == CC_SUB || c->cc_op == CC_LOGIC) {
