@@ -33,6 +33,9 @@ static const char usage[] =
 	"                 linux:run() starts it. With --initrd FILE, --append \"CMDLINE\"\n"
 	"                 (default \"console=ttyS0 nokaslr\"), --mem SIZE (default 512M),\n"
 	"                 --hide cx16,xsave (CPU features the guest must not see)\n"
+	"  --accel NAME   the accelerator new VMs get: kvm (/dev/kvm), soft (hvwb's\n"
+	"                 own x86 CPU, runs anywhere) or auto (kvm where usable, the\n"
+	"                 default); also HVWB_ACCEL=NAME\n"
 	"  --no-startup   do not load workbench.lua\n"
 	"  --no-tui       the plain readline console instead of the dashboard\n"
 	"  --help         this text\n"
@@ -89,6 +92,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			o->linux_args[linux_option(a)] = argv[++i];
+		} else if (strcmp(a, "--accel") == 0) {
+			const char *n = i + 1 < argc ? argv[++i] : "";
+			if (strcmp(n, "auto") && strcmp(n, "kvm") && strcmp(n, "soft")) {
+				fprintf(stderr, "hvwb: --accel takes auto, kvm or soft\n");
+				return -1;
+			}
+			setenv("HVWB_ACCEL", n, 1); /* what wb.vm{} and wb.load() default to */
 		} else if (strcmp(a, "-i") == 0) {
 			o->interactive = true;
 		} else if (strcmp(a, "--no-startup") == 0) {

@@ -215,8 +215,35 @@ void console_readline_fini(void)
 	history_truncate_file(hist, 1000);
 }
 
+/* Which accelerator new VMs get, and why: a student without /dev/kvm should
+ * know at once that guests run on hvwb's own CPU, and why. */
+static void accel_banner(void)
+{
+	struct vm_accel_info info[4];
+	int n = vm_accels(info, 4);
+	const char *want = getenv("HVWB_ACCEL");
+	const struct vm_accel_info *kvm = NULL, *pick = NULL;
+	for (int i = 0; i < n && i < 4; i++) {
+		if (!strcmp(info[i].name, "kvm"))
+			kvm = &info[i];
+		if (!pick && (want && strcmp(want, "auto") ? !strcmp(info[i].name, want) : info[i].usable))
+			pick = &info[i];
+	}
+	if (!pick)
+		printf("No accelerator can run VMs here.\n");
+	else if (!pick->usable)
+		printf("New VMs ask for %s, which cannot run here: %s\n", pick->name, pick->why);
+	else if (!strcmp(pick->name, "kvm"))
+		printf("New VMs run on kvm (/dev/kvm)%s.\n", want && !strcmp(want, "kvm") ? ", as asked" : "");
+	else if (kvm && kvm->usable)
+		printf("New VMs run on soft, hvwb's own x86 CPU, as asked (kvm is usable here too).\n");
+	else
+		printf("New VMs run on soft, hvwb's own x86 CPU: %s.\n", kvm ? kvm->why : "this build has no kvm");
+}
+
 void console_banner(void)
 {
 	printf("hvwb %s, the hypervisor workbench. Lua %s.%s. Type help() for a tour, Ctrl-D to leave.\n",
 	       HVWB_VERSION, LUA_VERSION_MAJOR, LUA_VERSION_MINOR);
+	accel_banner();
 }

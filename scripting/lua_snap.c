@@ -5,6 +5,7 @@
  * freed memory. The operations that can be timed return the seconds they took
  * as an extra value, which the benchmarks read. */
 #include <lauxlib.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -174,16 +175,26 @@ static int vm_clone_m(lua_State *L)
 	return 2;
 }
 
-/* wb.load(path[, name]) -> vm, seconds | nil, message */
+/* wb.load(path[, name | {name =, accel =}]) -> vm, seconds | nil, message.
+ * The accelerator defaults as for wb.vm: HVWB_ACCEL, else the fastest here. */
 int wbl_load(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	const char *name = opt_name(L, 2, "the VM name");
+	const char *name = NULL, *accel = getenv("HVWB_ACCEL");
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "name");
+		name = opt_name(L, -1, "name");
+		lua_getfield(L, 2, "accel");
+		if (!lua_isnil(L, -1))
+			accel = wbl_check_accel(L, -1, "wb.load");
+	} else {
+		name = opt_name(L, 2, "the VM name");
+	}
 	if (name && vm_find(name))
 		return luaL_error(L, "bad argument #2 to 'load' (a VM named '%s' already exists)", name);
 	double t0 = now_s();
 	struct vm *vm;
-	int r = snap_load(path, name, &vm);
+	int r = snap_load(path, name, accel, &vm);
 	double dt = now_s() - t0;
 	if (r < 0)
 		return wbl_fail(L, r);

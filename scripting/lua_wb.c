@@ -165,6 +165,14 @@ static uint64_t check_mem_size(lua_State *L, int t)
 	return size;
 }
 
+const char *wbl_check_accel(lua_State *L, int idx, const char *fn)
+{
+	const char *a = lua_tostring(L, idx);
+	if (lua_type(L, idx) != LUA_TSTRING || (strcmp(a, "auto") && strcmp(a, "kvm") && strcmp(a, "soft")))
+		luaL_error(L, "bad argument to '%s' (accel must be \"auto\", \"kvm\" or \"soft\")", fn);
+	return a;
+}
+
 static int check_vcpus(lua_State *L, int t, const char *accel)
 {
 	lua_getfield(L, t, "vcpus");
@@ -195,11 +203,7 @@ static int wb_vm(lua_State *L)
 	}
 	lua_getfield(L, 1, "accel");
 	if (!lua_isnil(L, -1)) {
-		const char *a = lua_tostring(L, -1);
-		luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING &&
-			      (!strcmp(a, "auto") || !strcmp(a, "kvm") || !strcmp(a, "soft")), 1,
-			      "accel must be \"auto\", \"kvm\" or \"soft\"");
-		cfg.accel = a;
+		cfg.accel = wbl_check_accel(L, -1, "wb.vm");
 	} else {
 		cfg.accel = getenv("HVWB_ACCEL");
 	}

@@ -59,4 +59,7 @@ void wbl_open_linux_methods(lua_State *L);  /* lua_linux.c: load_linux, cpuid */
 bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s);
 extern bool wbl_in_callback;
 
+/* The accelerator name at idx (\"auto\", \"kvm\" or \"soft\"), or an error naming fn. */
+const char *wbl_check_accel(lua_State *L, int idx, const char *fn);
+
 #endif

@@ -32,6 +32,11 @@ struct accel_ops {
 	 * flags: KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY. */
 	int (*set_memory)(struct accel_vm *vm, uint32_t slot, uint32_t flags, uint64_t gpa,
 			  uint64_t size, void *hva);
+	/* The VMM wrote guest RAM [gpa, gpa + len) through its own pointer
+	 * (a load, a debugger write, a planted int3, a restore): an accelerator
+	 * that caches decoded guest code drops what it cached there. NULL: it
+	 * caches nothing (KVM sees the page tables change by itself). */
+	void (*ram_written)(struct accel_vm *vm, uint64_t gpa, uint64_t len);
 	/* Pages of a slot written since the last call, one bit a page (KVM_GET_DIRTY_LOG). */
 	int (*get_dirty_log)(struct accel_vm *vm, uint32_t slot, void *bitmap);
 	int (*irq_line)(struct accel_vm *vm, uint32_t gsi, int level);

@@ -151,6 +151,16 @@ static const char *internal_suberror_name(uint32_t sub)
 static void emulation_hint(struct vcpu *v, const struct vm_stop *s, char *buf, size_t n)
 {
 	const char *feature = cpuid_feature_of_insn(s->insn_text);
+	if (strcmp(v->acc->name, "kvm") != 0) {
+		if (!s->insn_len)
+			snprintf(buf, n, "the %s CPU could not fetch an instruction here (no RAM at this "
+				 "address?)", v->acc->name);
+		else
+			snprintf(buf, n, "hvwb's %s CPU does not implement this instruction yet%s%s%s",
+				 v->acc->name, feature ? " (CPU feature " : "", feature ? feature : "",
+				 feature ? ": hide it with vm:cpuid and the guest will not use it)" : "");
+		return;
+	}
 	if (s->insn_len && s->insn[0] == 0xcc) {
 		snprintf(buf, n, "the guest executed int3 in ring 0, which this host's emulator cannot deliver");
 		return;
@@ -204,7 +214,8 @@ static void handle_internal_error(struct vcpu *v)
 	char hint[360] = "";
 	if (emulation)
 		emulation_hint(v, &s, hint, sizeof(hint));
-	snprintf(s.reason, sizeof(s.reason), "KVM %s (suberror %u)%s%.63s%s%s%.359s",
+	snprintf(s.reason, sizeof(s.reason), "%s %s (suberror %u)%s%.63s%s%s%.359s",
+		 strcmp(v->acc->name, "kvm") ? v->acc->name : "KVM",
 		 internal_suberror_name(r->internal.suberror), r->internal.suberror,
 		 s.insn_text[0] ? " at `" : "", s.insn_text, s.insn_text[0] ? "`" : "",
 		 emulation ? ": " : "", hint);

@@ -203,6 +203,7 @@ int vm_mem_remap(struct vm *vm, struct membase *base, bool shared)
 	membase_put(vm->base);
 	vm->base = base;
 	vm->mem_private = !shared;
+	vm_ram_written(vm, 0, vm->mem_size);
 	return 0;
 }
 
@@ -450,7 +451,14 @@ int vm_mem_write(struct vm *vm, uint64_t gpa, const void *buf, size_t len)
 		return err_set(-EFAULT, "guest-physical 0x%llx..0x%llx is outside %s's RAM",
 			       (unsigned long long)gpa, (unsigned long long)(gpa + len), vm->name);
 	memcpy(p, buf, len);
+	vm_ram_written(vm, gpa, len);
 	return 0;
+}
+
+void vm_ram_written(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (vm->accel->ram_written)
+		vm->accel->ram_written(vm->avm, gpa, len);
 }
 
 size_t vm_serial_output(struct vm *vm, char *buf, size_t cap) { return uart_output(vm->uart, buf, cap); }

@@ -111,6 +111,10 @@ void vcpu_kick(struct vcpu *vcpu);
 struct vcpu *vm_stopped_vcpu(struct vm *vm, int index);
 int vcpu_result(const struct vcpu *v, int r, const char *what);
 
+/* vm.c: tells the accelerator that the engine wrote guest RAM itself (every
+ * write through vm->mem outside vm_mem_write must call it). */
+void vm_ram_written(struct vm *vm, uint64_t gpa, uint64_t len);
+
 /* vm.c: guest RAM bases (snapshot.c and clone.c build on these). */
 struct membase *membase_new(uint64_t size, const char *name);
 struct membase *membase_get(struct membase *b);

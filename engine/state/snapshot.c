@@ -705,16 +705,17 @@ static void copy_memory(struct vm *vm, const struct snap_section *s)
 		uint64_t off = snap_get_u64(&r), n = snap_get_u64(&r);
 		memcpy(vm->mem + off, snap_get_bytes(&r, n * PAGE), n * PAGE);
 	}
+	vm_ram_written(vm, 0, vm->mem_size);
 }
 
-int snap_load(const char *path, const char *name, struct vm **out)
+int snap_load(const char *path, const char *name, const char *accel, struct vm **out)
 {
 	struct mapped_file f;
 	struct image img;
 	int r = read_image(path, &f, &img);
 	if (r < 0)
 		return r;
-	struct vm_config cfg = { .mem_size = img.mem_size, .vcpus = (int)img.nvcpus };
+	struct vm_config cfg = { .mem_size = img.mem_size, .vcpus = (int)img.nvcpus, .accel = accel };
 	cfg.name = name ? name : vm_find(img.name) ? NULL : img.name;
 	struct vm *vm = NULL;
 	r = vm_create(&cfg, &vm);

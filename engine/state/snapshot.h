@@ -42,8 +42,10 @@ void snap_drop_vm(struct vm *vm);
 
 /* Writes the VM to path atomically: a reader sees the old file or the new one. */
 int snap_save(struct vm *vm, const char *path);
-/* Creates a new VM (name NULL: the name in the file, or vmN if taken) from a file. */
-int snap_load(const char *path, const char *name, struct vm **out);
+/* Creates a new VM (name NULL: the name in the file, or vmN if taken) from a
+ * file, on accelerator `accel` (NULL: the default; a snapshot restores on
+ * either accelerator, whichever wrote it). */
+int snap_load(const char *path, const char *name, const char *accel, struct vm **out);
 /* Restores an existing VM from a file; the file must match its memory size and
  * vCPU count. A bad file changes nothing. */
 int snap_restore_file(struct vm *vm, const char *path);

@@ -1,7 +1,7 @@
 -- Every API function refuses wrong arguments with an error that says what is
 -- wrong, and no input from Lua can crash the process.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 
 local vm = assert(wb.vm{ name = "args", mem = "2M" })
 local cases = {

@@ -1,7 +1,7 @@
 -- The counter guest writes port 0x600 exactly N times (N at 0xF0008, set by
 -- us): every write is one I/O exit, counted once, no more, no less.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(8)
 
 local COUNT_ADDR, PORT = 0xF0008, 0x600

@@ -1,6 +1,6 @@
 -- Stepping, breakpoints and watchpoints on real guests, with exact counts.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(42)
 
 local function counter(n)
@@ -63,7 +63,7 @@ s = vm:run{ timeout = 10 }
 t.is(s.reason, "watch", "a watchpoint stops the VM when the value is written")
 t.is(s.address, ticks, "it reports the address")
 t.is(s.old .. " -> " .. s.new, "3 -> 4", "and the old and new values")
-if wb.host().ring0.hw_watch then
+if t.host().ring0.hw_watch then
   t.skip(1, "this host has data breakpoints: the writing instruction is not known")
 else
   t.like(s.pc and vm:sym(s.pc) or "", "^timer_handler%+", "and the instruction that wrote")

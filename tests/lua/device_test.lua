@@ -2,7 +2,7 @@
 -- right addresses, sizes and values; what they return is what the guest reads.
 -- The guest is samples/devtest.S (its sequence is documented there).
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(9)
 
 local vm = assert(wb.vm{ mem = "4M" })

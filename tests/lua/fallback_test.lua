@@ -4,7 +4,7 @@
 -- CPU does: fwait with no x87 exception pending does nothing and takes one
 -- byte, and int3 raises #BP with the return address just past it.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(4)
 
 local EXIT_EXCEPTION = 0x3e  -- samples/machine.h: hello64's exception handler exits with it

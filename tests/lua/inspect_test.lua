@@ -2,7 +2,7 @@
 -- this test builds), virtual memory, hexdump, disassembly with symbols,
 -- symbol tables, MSRs, FPU/SSE state, the register view and what changed.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(105)
 
 local vm = assert(wb.vm{ name = "inspect", mem = "16M" })

@@ -2,7 +2,7 @@
 -- own memory, devices and serial output; a triple-faulting guest crashes only
 -- its own VM while another keeps running.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(16)
 
 local files = { "boot16.bin", "hello64.elf", "mb32.elf", "echo.bin" }

@@ -1,10 +1,12 @@
 -- A VM running in the background can be paused, inspected and resumed, and
 -- finishes exactly as if it had never been interrupted.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(12)
 
-local N = 200000
+-- More writes than any accelerator makes in the 0.2 s below; once paused, the
+-- rest is cut short so the test ends soon on any host.
+local N = 100000000
 local vm = assert(wb.vm{ name = "pausable", mem = "2M" })
 assert(vm:load(t.samples .. "/counter.bin", { addr = 0xF0000, entry = 0xFFFF0 }))
 vm:write32(0xF0008, N)
@@ -22,9 +24,14 @@ wb.sleep(0.1)
 t.is(vm:stats().ports[0x600], done, "no exits while paused")
 vm:resume()
 t.is(vm.state, "running", "resume() runs it again")
+vm:pause()
+local rest = 1000
+require("guest").counter_cut(vm, rest)
+local expected = vm:stats().ports[0x600] + rest
+vm:resume()
 local s = vm:wait{ timeout = 60 }
 t.is(s.code, 0, "it ends normally")
-t.is(vm:stats().ports[0x600], N, "all N writes happened exactly once across the pause")
+t.is(vm:stats().ports[0x600], expected, "every write happened exactly once across the pause")
 t.raises(function() vm:resume() end, "exited", "an exited VM cannot be resumed")
 vm:destroy()
 

@@ -1,7 +1,7 @@
 -- Every sample guest runs to its documented end: the bytes it printed on the
 -- serial port and its debug-exit code.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(20)
 
 local function run(file, opts, before)

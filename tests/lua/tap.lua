@@ -10,10 +10,28 @@ function t.skip_all(why)
   os.exit(0)
 end
 
--- Skips the whole file unless /dev/kvm can run VMs here.
-function t.require_kvm()
+-- The accelerator the tests' VMs get: HVWB_ACCEL (how tests/run picks one),
+-- else hvwb's own choice (kvm where usable, else soft).
+function t.accel() return os.getenv("HVWB_ACCEL") or wb.host().accel end
+
+-- What that accelerator can do here: wb.host().accels[t.accel()].
+function t.host()
   local host = wb.host()
-  if not host.kvm then t.skip_all("/dev/kvm is not usable: " .. tostring(host.error)) end
+  return host.accels[t.accel()] or host
+end
+
+-- Skips the whole file unless VMs can run here (with the soft CPU they always can).
+function t.require_vm()
+  local host = wb.host()
+  if not host.accel then t.skip_all("no accelerator can run VMs here: " .. tostring(host.error)) end
+  local a = t.host()
+  if not a.usable then t.skip_all(t.accel() .. " cannot run here: " .. tostring(a.error)) end
+end
+
+-- Skips the whole file unless the tests run on KVM (tests about KVM itself).
+function t.require_kvm()
+  t.require_vm()
+  if t.accel() ~= "kvm" then t.skip_all("about KVM itself, and the VMs here run on " .. t.accel()) end
 end
 
 local function report(cond, name, detail)

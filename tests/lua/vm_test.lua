@@ -1,6 +1,6 @@
 -- Registers, memory, events and statistics of a VM, as a user inspects them.
 local t = require "tap"
-t.require_kvm()
+t.require_vm()
 t.plan(24)
 
 local vm = assert(wb.vm{ name = "inspect", mem = "16M" })
@@ -44,7 +44,11 @@ for _, n in pairs(st.ports) do ports = ports + n end
 t.is(ports, st.exits.io, "per-port counts add up to the I/O exits")
 t.ok(st.guest_time > 0 and st.run_time >= st.guest_time * 0.5, "time in the guest and in the run are measured")
 t.ok(st.resident >= 4096 and st.resident < st.mem, "resident memory counts only touched pages")
-t.ok(next(st.kvm) ~= nil, "KVM's own binary statistics are there")
+if t.accel() == "kvm" then
+  t.ok(next(st.kvm) ~= nil, "KVM's own binary statistics are there")
+else
+  t.skip(1, "KVM's own binary statistics: the VMs here run on " .. t.accel())
+end
 vm:destroy()
 
 -- Two vCPUs: the second waits for a SIPI that never comes; halting is still seen.

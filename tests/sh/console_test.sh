@@ -9,7 +9,7 @@ T new-session -d -s hv -x 100 -y 30 "HOME=$home $HVWB --no-tui"
 wait_for '^hvwb> ?$'; ok $? "the console shows its prompt"
 T send-keys -t hv 'wb.fi' Tab
 wait_for 'hvwb> wb\.find'; ok $? "Tab completes wb.fi to wb.find"
-vms=true; kvm_usable || vms=false why="no VM can be made here: $(kvm_why)"
+vms=true; vm_usable || vms=false why="no VM can be made here: $(vm_why)"
 if $vms; then
 	T send-keys -t hv C-u 'x = {}' Enter 'x = wb.vm{name="tab"}' Enter 'x:ru' Tab
 	wait_for 'hvwb> x:run'; ok $? "Tab completes VM methods (x:ru -> x:run)"

@@ -3,7 +3,7 @@
 # kernel (port 0) and read from hvwb's "waiting for gdb" line, so nothing
 # sleeps for a fixed time and two runs in parallel never collide.
 . tests/sh/tap.sh
-kvm_usable || skip_all "/dev/kvm not usable"
+vm_usable || skip_all "no VM can be made here: $(vm_why)"
 command -v gdb >/dev/null || skip_all "gdb not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 plan 17

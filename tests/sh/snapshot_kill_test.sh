@@ -2,7 +2,7 @@
 # saves a large VM again and again leaves a file that another hvwb loads whole,
 # holding one complete generation of the VM's memory (never a mix of two).
 . tests/sh/tap.sh
-kvm_usable || skip_all "/dev/kvm not usable"
+vm_usable || skip_all "no VM can be made here: $(vm_why)"
 ROUNDS=3
 plan $((ROUNDS * 3))
 dir=$(mktemp -d)

@@ -22,7 +22,10 @@ like() { # like "got" "extended regex" "name"
 }
 done_testing() { [ "$failed" -eq 0 ]; }
 HVWB=${HVWB:-$PWD/build/hvwb}
-# Whether hvwb can make VMs here, as hvwb itself sees it; kvm_why says why not.
-kvm_usable() { [ "$("$HVWB" --no-startup -e 'io.write(tostring(wb.host().kvm))' 2>/dev/null)" = true ]; }
-kvm_why() { "$HVWB" --no-startup -e 'io.write(tostring(wb.host().error))' 2>/dev/null; }
+# Whether hvwb can make VMs here (with HVWB_ACCEL's accelerator, if set), as
+# hvwb itself sees it; vm_why says why not.
+vm_usable() { [ "$("$HVWB" --no-startup -e 'local h = wb.host(); local a = os.getenv("HVWB_ACCEL") or h.accel
+	io.write(tostring(a ~= nil and h.accels[a] ~= nil and h.accels[a].usable))' 2>/dev/null)" = true ]; }
+vm_why() { "$HVWB" --no-startup -e 'local h = wb.host(); local a = h.accels[os.getenv("HVWB_ACCEL") or ""]
+	io.write(tostring(a and a.error or h.error))' 2>/dev/null; }
 skip() { n=$((n + 1)); echo "ok $n # skip $1"; } # skip "why"

@@ -7,7 +7,7 @@
 . tests/sh/tap.sh
 . tests/sh/tmux.sh
 command -v tmux >/dev/null || skip_all "tmux is not installed"
-kvm_usable || skip_all "/dev/kvm is not usable by $(id -un)"
+vm_usable || skip_all "no VM can be made here: $(vm_why)"
 plan 30
 home=$(mktemp -d)
 field() { screen | sed -nE "s/$1/\\1/p" | head -1; }  # the first capture group of a line

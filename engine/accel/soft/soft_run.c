@@ -309,7 +309,10 @@ static int wait_runnable(struct accel_vcpu *c)
 		else if (dl && dl <= now)
 			continue;
 		struct timespec ts = { (time_t)(wait / 1000000000u), (long)(wait % 1000000000u) };
-		syscall(SYS_futex, &c->work, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+		/* A signal for this thread ends the wait as it ends KVM_RUN: the
+		 * engine's idle check comes this way to see that the guest halted. */
+		if (syscall(SYS_futex, &c->work, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0) < 0 && errno == EINTR)
+			return -EINTR;
 	}
 }
 

@@ -56,8 +56,25 @@ int soft_get_sregs(struct accel_vcpu *c, struct kvm_sregs *s)
 	return 0;
 }
 
+/* What KVM_SET_SREGS refuses (kvm_is_valid_sregs): control-register bits
+ * above 31, paging without protection, NW without CD, and a long mode that
+ * the other bits contradict. A state no CPU can be in must not load. */
+static bool sregs_valid(const struct kvm_sregs *s)
+{
+	const uint64_t pe = 1, pg = 1ull << 31, nw = 1ull << 29, cd = 1ull << 30;
+	const uint64_t pae = 1ull << 5, lme = 1ull << 8, lma = 1ull << 10;
+	if ((s->cr0 >> 32) || (s->cr4 >> 32) || ((s->cr0 & pg) && !(s->cr0 & pe)) ||
+	    ((s->cr0 & nw) && !(s->cr0 & cd)))
+		return false;
+	if ((s->efer & lme) && (s->cr0 & pg))
+		return (s->cr4 & pae) && (s->efer & lma);
+	return !(s->efer & lma);
+}
+
 int soft_set_sregs(struct accel_vcpu *c, const struct kvm_sregs *s)
 {
+	if (!sregs_valid(s))
+		return -EINVAL;
 	c->seg[S_ES] = s->es; c->seg[S_CS] = s->cs; c->seg[S_SS] = s->ss;
 	c->seg[S_DS] = s->ds; c->seg[S_FS] = s->fs; c->seg[S_GS] = s->gs;
 	c->tr = s->tr;
@@ -70,7 +87,7 @@ int soft_set_sregs(struct accel_vcpu *c, const struct kvm_sregs *s)
 	c->cr4 = s->cr4;
 	c->efer = s->efer;
 	irqchip_set_cr8(c->vm->chip, c->index, s->cr8);
-	irqchip_set_apic_base(c->vm->chip, c->index, s->apic_base);
+	irqchip_set_apic_base_host(c->vm->chip, c->index, s->apic_base);
 	c->irq_injected = -1;
 	for (int k = 0; k < 256; k++)
 		if (s->interrupt_bitmap[k / 64] & (1ull << (k % 64))) {
@@ -287,6 +304,10 @@ int soft_set_guest_debug(struct accel_vcpu *c, const struct kvm_guest_debug *g)
 
 int soft_set_cpuid(struct accel_vcpu *c, const struct kvm_cpuid2 *cpuid)
 {
+	/* As KVM since Linux 5.16: once the vCPU ran, only the same table. */
+	if (c->insn_count && (cpuid->nent != (uint32_t)c->ncpuid ||
+			      memcmp(cpuid->entries, c->cpuid, c->ncpuid * sizeof(*c->cpuid))))
+		return -EINVAL;
 	struct kvm_cpuid_entry2 *t = calloc(cpuid->nent ? cpuid->nent : 1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
