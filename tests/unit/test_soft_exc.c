@@ -144,7 +144,7 @@ static void expect(const char *what, int vec, const char *log)
 int main(void)
 {
 	char want[256];
-	tap_plan(14);
+	tap_plan(15);
 	box_new(&b, 4096);
 
 	setup(s_pf, s_pf_end);
