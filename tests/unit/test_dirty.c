@@ -1,10 +1,11 @@
 /* test_dirty: snap_mem_dirty, the "dirtied since the last snapshot" figure of
  * the dashboard: none before a snapshot, the pages written after one, and
- * nothing again right after the next. Needs /dev/kvm. */
+ * nothing again right after the next, on the accelerator of HVWB_ACCEL. */
 #include "util/err.h"
 #include "engine/state/snapshot.h"
 #include "engine/core/vm.h"
 #include <errno.h>
+#include <stdlib.h>
 
 #include "tap.h"
 
@@ -13,7 +14,7 @@ int main(void)
 	if (vm_host_check() < 0)
 		tap_skip_all(err_msg());
 	tap_plan(5);
-	struct vm_config cfg = { .name = "dirty", .mem_size = 4u << 20, .vcpus = 1 };
+	struct vm_config cfg = { .name = "dirty", .mem_size = 4u << 20, .vcpus = 1, .accel = getenv("HVWB_ACCEL") };
 	struct vm *vm;
 	if (vm_create(&cfg, &vm) < 0) {
 		ok(0, "vm_create: %s", err_msg());
