@@ -27,6 +27,7 @@ struct box {
 	char log[4096];          /* other exits: "o500:11 i501 w fe000000:deadbeef ..." */
 	int nlog;
 	uint32_t in_value;       /* what other port reads return */
+	uint8_t scratch[4];      /* ports 0xe0-0xe3: a scratch register (pc-testdev) */
 };
 
 static inline int box_new(struct box *b, uint64_t ram_size)
@@ -92,6 +93,8 @@ static inline void box_io(struct box *b)
 			b->out[b->nout++] = (char)v;
 		else if (run->io.port == 0xf4)
 			b->exit_code = v & 0xff;
+		else if (run->io.port >= 0xe0 && run->io.port < 0xe4)
+			memcpy(b->scratch + (run->io.port - 0xe0), &v, run->io.size);
 		else if (run->io.port != 0x3f9 && run->io.port != 0x3fa && run->io.port != 0x3fb &&
 			 run->io.port != 0x3fc)
 			box_logf(b, "o%llx:%llx ", run->io.port, v);
@@ -101,6 +104,8 @@ static inline void box_io(struct box *b)
 		v = 0x20 | (b->input && *b->input ? 1 : 0);
 	else if (run->io.port == 0x3f8)
 		v = b->input && *b->input ? (uint8_t)*b->input++ : 0;
+	else if (run->io.port >= 0xe0 && run->io.port < 0xe4)
+		memcpy(&v, b->scratch + (run->io.port - 0xe0), run->io.size);
 	else {
 		box_logf(b, "i%llx%.0llx ", run->io.port, 0);
 		v = b->in_value;

@@ -90,6 +90,10 @@ static void deliver_prot(struct accel_vcpu *c, int vec, int kind, bool has_err, 
 	if (lm && (!cs.l || cs.db))
 		soft_gp(c, (sel & 0xfffc) | ext);
 	uint64_t fl = soft_get_flags(c);
+	/* a fault's frame has RF set, so iret does not re-trigger an instruction
+	 * breakpoint on the instruction it restarts */
+	if (kind == INT_EXC && ((1u << vec) & 0xb7ce1u) && vec < 20)
+		fl |= F_RF;
 	struct frame f = { .n = 0 };
 	uint64_t sp = c->r[R_SP], base, mask;
 	bool inner = ncpl < c->cpl;

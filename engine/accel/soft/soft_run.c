@@ -423,7 +423,9 @@ int soft_vcpu_exec(struct accel_vcpu *c)
 				debug_exit(c, hits);
 				return 0;
 			}
-			if (hits && !gdbg && !(c->rflags & F_RF)) {
+			if (hits && !gdbg && c->shadow) {
+				/* in a mov ss / sti shadow the breakpoint is suppressed (Intel) */
+			} else if (hits && !gdbg && !(c->rflags & F_RF)) {
 				c->dr6 = (c->dr6 & ~0xfull) | hits;
 				deliver_event(c, EXC_DB, INT_EXC);
 				continue;

@@ -3,7 +3,7 @@
  * fnclex, fwait), fxsave/fxrstor, xsave/xrstor/xgetbv/xsetbv (x87 and SSE
  * components, standard layout), ldmxcsr/stmxcsr, fences, clflush, and SSE
  * moves and logic (movaps/movups/movdqa/movdqu/movq/movd/movss/movsd,
- * pxor/xorps/andps/orps, movnti). All of it lives in the FXSAVE image c->fx.
+ * pxor/xorps/andps/orps, movnti) and the MMX movd/movq. All of it lives in the FXSAVE image c->fx.
  * Anything else is an emulation failure, never a wrong result. */
 #include <string.h>
 
@@ -170,8 +170,56 @@ static void rm_xmm(struct accel_vcpu *c, struct soft_insn *i, uint8_t *v, int le
 	mem_block(c, i, 0, v, len, store);
 }
 
+/* MMX register n: the low 64 bits of x87 register n. Writing one marks the
+ * x87 stack all valid with TOP 0 and the exponent all ones, as MMX does. */
+static void mmx_set(struct accel_vcpu *c, int n, uint64_t v)
+{
+	uint8_t *st = c->fx + 32 + 16 * n;
+	memcpy(st, &v, 8);
+	st[8] = st[9] = 0xff;
+	c->fx[FX_FTW] = 0xff;
+	c->fx[FX_FSW + 1] &= ~0x38;
+}
+
+static uint64_t mmx_get(struct accel_vcpu *c, int n)
+{
+	uint64_t v;
+	memcpy(&v, c->fx + 32 + 16 * n, 8);
+	c->fx[FX_FTW] = 0xff;
+	c->fx[FX_FSW + 1] &= ~0x38;
+	return v;
+}
+
+/* movd/movq between MMX registers, general registers and memory. */
+static bool mmx_moves(struct accel_vcpu *c, struct soft_insn *i)
+{
+	int sz = i->osz == 8 ? 8 : 4;
+	switch (i->op) {
+	case 0x6e: need_fpu(c); mmx_set(c, i->reg & 7, soft_rm_get(c, i, sz)); return true;
+	case 0x7e: need_fpu(c); soft_rm_set(c, i, sz, mmx_get(c, i->reg & 7)); return true;
+	case 0x6f:
+		need_fpu(c);
+		mmx_set(c, i->reg & 7, i->mem ? soft_read(c, i->seg, soft_ea(c, i), 8) : mmx_get(c, i->rm & 7));
+		return true;
+	case 0x7f:
+		need_fpu(c);
+		if (i->mem)
+			soft_write(c, i->seg, soft_ea(c, i), 8, mmx_get(c, i->reg & 7));
+		else
+			mmx_set(c, i->rm & 7, mmx_get(c, i->reg & 7));
+		return true;
+	}
+	return false;
+}
+
 static void sse_ops(struct accel_vcpu *c, struct soft_insn *i)
 {
+	if (!i->pfx66 && !i->rep && (i->op == 0x6e || i->op == 0x7e || i->op == 0x6f || i->op == 0x7f)) {
+		if (c->cr0 & CR0_EM)
+			soft_ud(c);
+		mmx_moves(c, i);
+		return;
+	}
 	uint8_t v[16] = { 0 }, w[16];
 	uint8_t op = i->op;
 	bool p66 = i->pfx66, f3 = i->rep == 0xf3, f2 = i->rep == 0xf2;

@@ -36,7 +36,7 @@ static bool element(struct accel_vcpu *c, struct soft_insn *i, int size, int64_t
 		soft_alu(c, 7, size, a, v);
 		set_index(c, R_SI, i->asz, si + delta);
 		set_index(c, R_DI, i->asz, di + delta);
-		return !i->rep || soft_cond(c, 4 + (i->rep == 0xf3));
+		return !i->rep || soft_cond(c, 4 + (i->rep == 0xf2)); /* repe: while ZF, repne: while !ZF */
 	case 0xaa: case 0xab:
 		soft_write(c, S_ES, di, size, c->r[R_AX]);
 		set_index(c, R_DI, i->asz, di + delta);
@@ -50,7 +50,7 @@ static bool element(struct accel_vcpu *c, struct soft_insn *i, int size, int64_t
 		v = soft_read(c, S_ES, di, size);
 		soft_alu(c, 7, size, c->r[R_AX], v);
 		set_index(c, R_DI, i->asz, di + delta);
-		return !i->rep || soft_cond(c, 4 + (i->rep == 0xf3));
+		return !i->rep || soft_cond(c, 4 + (i->rep == 0xf2)); /* repe: while ZF, repne: while !ZF */
 	case 0x6c: case 0x6d: {
 		uint64_t lin = soft_linear(c, S_ES, di, size, ACC_W);
 		soft_translate(c, c->mode64 ? lin : (uint32_t)lin, ACC_W, c->cpl == 3); /* fault first */
