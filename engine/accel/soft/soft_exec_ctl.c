@@ -46,7 +46,7 @@ uint64_t soft_pop(struct accel_vcpu *c, int size)
 void soft_jump(struct accel_vcpu *c, uint64_t target, int osz)
 {
 	if (c->mode64) {
-		if ((uint64_t)(((int64_t)target << 16) >> 16) != target)
+		if ((uint64_t)((int64_t)(target << 16) >> 16) != target)
 			soft_gp(c, 0);
 	} else {
 		target &= soft_mask(osz);

@@ -326,7 +326,7 @@ void soft_lin_write_sys(struct accel_vcpu *c, uint64_t lin, int size, uint64_t v
 
 static bool canonical(uint64_t a)
 {
-	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 static void check_watch(struct accel_vcpu *c, uint64_t lin, int size, int kind)

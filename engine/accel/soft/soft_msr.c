@@ -59,7 +59,7 @@ bool soft_rdmsr(struct accel_vcpu *c, uint32_t msr, uint64_t *v)
 
 static bool canonical(uint64_t a)
 {
-	return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
 static bool write_efer(struct accel_vcpu *c, uint64_t v)

@@ -144,7 +144,7 @@ static void set_cs(struct accel_vcpu *c, uint64_t d, uint16_t sel, int cpl)
 static void check_target(struct accel_vcpu *c, const struct kvm_segment *s, uint64_t off)
 {
 	bool m64 = (c->efer & EFER_LMA) && s->l;
-	if (m64 ? (uint64_t)(((int64_t)off << 16) >> 16) != off : off > s->limit)
+	if (m64 ? (uint64_t)((int64_t)(off << 16) >> 16) != off : off > s->limit)
 		soft_gp(c, 0);
 }
 

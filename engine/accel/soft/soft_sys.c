@@ -302,7 +302,7 @@ static void fast_calls(struct accel_vcpu *c, struct soft_insn *i)
 			soft_gp(c, 0);
 		base = (c->star >> 48) & 0xffff;
 		if (i->osz == 8) {
-			if ((uint64_t)(((int64_t)c->r[R_CX] << 16) >> 16) != c->r[R_CX])
+			if ((uint64_t)((int64_t)(c->r[R_CX] << 16) >> 16) != c->r[R_CX])
 				soft_gp(c, 0);
 			c->seg[S_CS] = flat((base + 16) | 3, true, 3, true);
 			c->rip = c->r[R_CX];
