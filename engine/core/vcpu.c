@@ -9,9 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/debug/debug.h"
 #include "engine/debug/disasm.h"
-#include "engine/debug/fallback.h"
+#include "engine/core/vcpu_observer.h"
 #include "util/err.h"
 #include "engine/core/vm_internal.h"
 
@@ -233,20 +232,27 @@ static void handle_system_event(struct vcpu *v)
 	stop_vm(v, STOP_CRASH, KVM_EXIT_SYSTEM_EVENT, "the guest %s (system event %u)", what, type);
 }
 
+/* The loop's own part of an exit (devices), then the observers', then, for
+ * an exit nobody took, the loop's default: most end the run with a stop. */
 static void dispatch_exit(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
-	switch (r->exit_reason) {
-	case KVM_EXIT_IO:
+	/* An observer may run the vCPU on (to finish a stepped I/O instruction),
+	 * which leaves another exit in r: the default is for this one. */
+	uint32_t reason = r->exit_reason;
+	if (reason == KVM_EXIT_IO)
 		handle_io(v);
-		debug_on_io(v);
-		break;
-	case KVM_EXIT_MMIO:
+	else if (reason == KVM_EXIT_MMIO)
 		handle_mmio(v);
-		debug_on_io(v);
+	if (vcpu_observe_exit(v))
+		return;
+	switch (reason) {
+	case KVM_EXIT_IO:
+	case KVM_EXIT_MMIO:
 		break;
 	case KVM_EXIT_DEBUG:
-		debug_on_exit(v);
+		stop_vm(v, STOP_CRASH, KVM_EXIT_DEBUG, "a debug exit nobody asked for (exception %u at 0x%llx)",
+			r->debug.arch.exception, (unsigned long long)r->debug.arch.pc);
 		break;
 	case KVM_EXIT_HLT:
 		stop_vm(v, STOP_HLT, KVM_EXIT_HLT, "vCPU %d halted", v->index);
@@ -257,8 +263,7 @@ static void dispatch_exit(struct vcpu *v)
 			"(no usable IDT or stack), and the CPU shut down");
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (!debug_on_emulation_failure(v) && !fallback_emulate(v))
-			handle_internal_error(v);
+		handle_internal_error(v);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		stop_vm(v, STOP_CRASH, KVM_EXIT_FAIL_ENTRY,
@@ -269,8 +274,7 @@ static void dispatch_exit(struct vcpu *v)
 		handle_system_event(v);
 		break;
 	default:
-		stop_vm(v, STOP_CRASH, r->exit_reason, "unexpected KVM exit %u (%s)", r->exit_reason,
-			stats_exit_name(r->exit_reason));
+		stop_vm(v, STOP_CRASH, reason, "unexpected KVM exit %u (%s)", reason, stats_exit_name(reason));
 		break;
 	}
 }
@@ -288,8 +292,10 @@ static bool looks_halted(struct vcpu *v)
 		return false;
 	if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
 		return v->index != 0;
-	if (mp.mp_state == KVM_MP_STATE_HALTED && !debug_after_hlt(v)) {
-		/* stale: not halted where a hlt would leave it. Let it run. */
+	enum vcpu_halt_verdict h = mp.mp_state == KVM_MP_STATE_HALTED ? vcpu_observe_halted(v) : HALT_OK;
+	if (h == HALT_HANDLED)
+		return false;
+	if (h == HALT_STALE) {
 		mp.mp_state = KVM_MP_STATE_RUNNABLE;
 		v->acc->set_mp_state(v->av, &mp);
 		v->idle_seen = false;
@@ -310,8 +316,6 @@ static bool looks_halted(struct vcpu *v)
 
 static void check_idle(struct vcpu *v)
 {
-	if (debug_check_held_halt(v))
-		return;
 	bool idle = looks_halted(v);
 	pthread_mutex_lock(&engine_lock);
 	v->idle = idle;
@@ -370,7 +374,7 @@ static bool vcpu_park(struct vcpu *v)
 	}
 	pthread_mutex_unlock(&engine_lock);
 	if (go) {
-		debug_vcpu_enter(v);
+		vcpu_observe_enter(v);
 		idle_timer_arm(v, true);
 	}
 	return go;
@@ -428,7 +432,7 @@ void vcpu_run_inline(struct vcpu *v)
 	pthread_once(&signal_once, install_kick_handler);
 	if (!inline_ticker.has_timer)
 		idle_timer_create(&inline_ticker);
-	debug_vcpu_enter(v);
+	vcpu_observe_enter(v);
 	v->run->immediate_exit = 0;
 	idle_timer_arm(&inline_ticker, true);
 	while (!stop_requested(v->vm)) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/core/vcpu_observer.h"
 #include "engine/debug/debug.h"
 #include "engine/debug/disasm.h"
 #include "util/err.h"
@@ -337,7 +338,7 @@ static void apply(struct vcpu *v, bool may_skip)
 		v->dbg_applied = g;
 }
 
-void debug_vcpu_enter(struct vcpu *v)
+static void debug_vcpu_enter(struct vcpu *v)
 {
 	if (!v->vm->dbg)
 		return; /* never debugged: nothing to set or clear */
@@ -351,7 +352,7 @@ void debug_vcpu_enter(struct vcpu *v)
 /* True if the instruction before RIP is a hlt: a halted vCPU always sits there.
  * Some hosts (PVM) leave the MP state HALTED after an interrupt woke the vCPU
  * under single-step; elsewhere than after a hlt that state is stale. */
-bool debug_after_hlt(struct vcpu *v)
+static bool debug_after_hlt(struct vcpu *v)
 {
 	uint64_t rip = linear_rip(v), gpa = 0;
 	return rip && debug_linear_to_phys(v, rip - 1, &gpa) == 0 && gpa < v->vm->low_size &&
@@ -460,7 +461,7 @@ static void watch_hit(struct vcpu *v, struct debug_point *p, uint64_t now, uint6
 	p->last_value = now;
 }
 
-void debug_on_exit(struct vcpu *v)
+static void debug_on_exit(struct vcpu *v)
 {
 	struct kvm_debug_exit_arch *a = &v->run->debug.arch;
 	pthread_mutex_lock(&engine_lock);
@@ -496,7 +497,7 @@ void debug_on_exit(struct vcpu *v)
 	pthread_mutex_unlock(&engine_lock);
 }
 
-void debug_on_io(struct vcpu *v)
+static void debug_on_io(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	if (!v->dbg_skipping && !(vm->dbg && vm->dbg->stepping && v->index == 0))
@@ -519,7 +520,7 @@ void debug_on_io(struct vcpu *v)
 	pthread_mutex_unlock(&engine_lock);
 }
 
-bool debug_on_emulation_failure(struct vcpu *v)
+static bool debug_on_emulation_failure(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
 	if (!(r->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) ||
@@ -540,7 +541,7 @@ bool debug_on_emulation_failure(struct vcpu *v)
 
 /* vCPU thread, idle check: a hlt reached while stepping with interrupts held
  * can never end. Stop and say so rather than wait forever. */
-bool debug_check_held_halt(struct vcpu *v)
+static bool debug_check_held_halt(struct vcpu *v)
 {
 	struct kvm_mp_state mp;
 	bool stuck = false;
@@ -555,6 +556,34 @@ bool debug_check_held_halt(struct vcpu *v)
 	pthread_mutex_unlock(&engine_lock);
 	return stuck;
 }
+
+static bool observe_exit(struct vcpu *v)
+{
+	switch (v->run->exit_reason) {
+	case KVM_EXIT_IO:
+	case KVM_EXIT_MMIO:
+		debug_on_io(v);
+		return false;
+	case KVM_EXIT_DEBUG:
+		debug_on_exit(v);
+		return true;
+	case KVM_EXIT_INTERNAL_ERROR:
+		return debug_on_emulation_failure(v);
+	default:
+		return false;
+	}
+}
+
+static enum vcpu_halt_verdict observe_halted(struct vcpu *v)
+{
+	if (debug_check_held_halt(v))
+		return HALT_HANDLED;
+	return debug_after_hlt(v) ? HALT_OK : HALT_STALE;
+}
+
+const struct vcpu_observer debug_observer = {
+	.name = "debugger", .enter = debug_vcpu_enter, .exit = observe_exit, .halted = observe_halted,
+};
 
 /* ---- stepping ---- */
 

@@ -46,21 +46,16 @@ int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out);
 /* --- for the engine's own files --- */
 /* Frees the VM's debug state. */
 void debug_destroy(struct vm *vm);
-/* vCPU thread, after leaving its park: apply the wanted guest-debug state. */
-void debug_vcpu_enter(struct vcpu *v);
-/* vCPU thread: a KVM_EXIT_DEBUG. */
-void debug_on_exit(struct vcpu *v);
-/* vCPU thread: an I/O or MMIO exit while stepping counts as one instruction. */
-void debug_on_io(struct vcpu *v);
-/* vCPU thread: an emulation failure; true if it was a planted int3 (handled). */
-bool debug_on_emulation_failure(struct vcpu *v);
+/* The debugger as a run-loop observer (core/vcpu_observer.h): it applies the
+ * guest-debug state on entry, takes debug exits (and planted int3s that a
+ * host's emulator failed on), counts an I/O exit while stepping as one
+ * instruction, and judges halts (a step that halted with interrupts held
+ * stops; a HALTED state where no hlt was run is stale). */
+struct vcpu_observer;
+extern const struct vcpu_observer debug_observer;
 /* Main thread, VM about to run / settled (engine_lock held): plant or lift int3s. */
 void debug_plant(struct vm *vm);
 void debug_unplant(struct vm *vm);
-/* vCPU thread: stops a step that halted with interrupts held (true if it did). */
-bool debug_check_held_halt(struct vcpu *v);
-/* vCPU thread: true if RIP follows a hlt instruction (a halted vCPU always does). */
-bool debug_after_hlt(struct vcpu *v);
 /* Hides planted int3 bytes from a copy of guest memory at gpa. */
 void debug_mask(struct vm *vm, uint64_t gpa, void *buf, size_t len);
 

@@ -40,7 +40,7 @@ static bool skip_fwait(struct vcpu *v, struct kvm_regs *regs)
 	return v->acc->set_regs(v->av, regs) == 0;
 }
 
-bool fallback_emulate(struct vcpu *v)
+static bool fallback_emulate(struct vcpu *v)
 {
 	const struct kvm_run *r = v->run;
 	struct kvm_regs regs;
@@ -55,3 +55,10 @@ bool fallback_emulate(struct vcpu *v)
 		return false;
 	return op == 0xcc ? deliver_bp(v, &regs, &sr) : skip_fwait(v, &regs);
 }
+
+static bool observe_exit(struct vcpu *v)
+{
+	return v->run->exit_reason == KVM_EXIT_INTERNAL_ERROR && fallback_emulate(v);
+}
+
+const struct vcpu_observer fallback_observer = { .name = "fallback", .exit = observe_exit };

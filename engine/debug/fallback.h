@@ -3,12 +3,9 @@
 #ifndef HVWB_FALLBACK_H
 #define HVWB_FALLBACK_H
 
-#include <linux/kvm.h>
-#include <stdbool.h>
+#include "engine/core/vcpu_observer.h"
 
-/* After an emulation failure of vCPU `fd`: true if the instruction at RIP was
- * one of ours and the vCPU can run on, false to report the failure. */
-struct vcpu;
-bool fallback_emulate(struct vcpu *v);
+/* Takes an emulation-failure exit it can complete (int3, fwait). */
+extern const struct vcpu_observer fallback_observer;
 
 #endif

@@ -34,7 +34,8 @@ for round in $(seq 1 $ROUNDS); do
 	rm -f "$path"
 	"$HVWB" --no-startup "$dir/saver.lua" "$path" >"$dir/out" 2>&1 &
 	pid=$!
-	for _ in $(seq 1 1000); do grep -q ready "$dir/out" && break; sleep 0.01; done
+	# The first save may take long on a busy machine: wait up to a minute.
+	for _ in $(seq 1 6000); do grep -q ready "$dir/out" && break; sleep 0.01; done
 	# A random moment in the next 0.05 to 0.35 s: several saves are under way by then.
 	sleep "0.$(printf '%02d' $((RANDOM % 30 + 5)))"
 	kill -9 "$pid" 2>/dev/null
