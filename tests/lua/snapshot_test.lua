@@ -114,29 +114,37 @@ do
   raises(function() return c.name end, "no longer exists", "snapshots go away with their VM")
 end
 
--- A snapshot of a running VM pauses it for the moment and lets it go on.
+-- A snapshot of a running VM pauses it for the moment and lets it go on. The
+-- counter gets more writes than any accelerator makes meanwhile; each run to
+-- the end first cuts the rest short (the same end state from any point).
 do
+  local cut = require("guest").counter_cut
+  local function to_end(vm)
+    if vm.state == "running" then vm:pause() end
+    cut(vm, 1000)
+    return vm:run{ timeout = 30 }
+  end
   local vm = assert(wb.vm{ mem = MEM })
   counter_setup(vm)
-  vm:write32(0xF0008, 10000)
+  vm:write32(0xF0008, 100000000)
   vm:start()
   local s = vm:snapshot("live")
   is(vm.state, "running", "live snapshot: the VM runs on")
-  local first = vm:wait{ timeout = 30 }
+  local first = to_end(vm)
   local end_regs = regs(vm)
   is(first.code, 0, "and ends normally")
   vm:restore(s)
   is(vm.state, "paused", "restoring a snapshot taken live leaves the VM paused")
-  local again = vm:run{ timeout = 30 }
+  local again = to_end(vm)
   ok(again.code == 0 and regs(vm) == end_regs, "and it runs to the same end")
   local live_path = tmp .. ".live"
   vm:restore(s)
   vm:start()
   ok(vm:save(live_path) and vm.state == "running", "vm:save of a running VM lets it run on")
-  vm:wait{ timeout = 30 }
+  to_end(vm)
   local copy = assert(wb.load(live_path))
   is(copy.state, "paused", "the file of a running VM loads as paused")
-  ok(copy:run{ timeout = 30 }.code == 0 and regs(copy) == end_regs, "and runs to the same end")
+  ok(to_end(copy).code == 0 and regs(copy) == end_regs, "and runs to the same end")
   copy:destroy()
   os.remove(live_path)
   vm:destroy()
