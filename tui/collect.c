@@ -174,6 +174,7 @@ static void sample(struct tui *t, struct tui_vm *v, struct vm *vm, const struct 
 	v->vm = vm;
 	v->seen = true;
 	snprintf(v->name, sizeof(v->name), "%s", vm_name(vm));
+	snprintf(v->accel, sizeof(v->accel), "%s", vm_accel(vm));
 	v->state = vm_state(vm);
 	note_stop(v);
 	sample_counters(v, st, now);

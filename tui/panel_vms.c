@@ -1,4 +1,4 @@
-/* panel_vms: the VM list, one line per VM (name, state, vCPUs, CPU %, memory
+/* panel_vms: the VM list, one line per VM (name, state, accelerator, vCPUs, CPU %, memory
  * size, resident and dirtied since the last snapshot, exits per second, the
  * last stop), in the order the user sorted it; the selected VM is the one the
  * other panels and the keys act on. */
@@ -71,8 +71,8 @@ static void row(struct tui *t, const struct tui_rect *r, int y, struct tui_vm *v
 	/* the marker shows the selection where reverse video does not (captures, some terminals) */
 	tui_put(r, y, 0, base, "%c%-11.11s", sel ? '>' : ' ', v->name);
 	tui_put(r, y, 13, sel ? base : tui_attr(tui_state_role(v->state)), "%-8s", vm_state_name(v->state));
-	tui_put(r, y, 22, base, "%4d %6.1f %6s %6s %6s %8s  %s", v->nvcpus, v->cpu_pct, mem, res, dirty, rate,
-		v->stop);
+	tui_put(r, y, 22, base, "%-4s %4d %5.1f %5s %5s %5s %7s %s", v->accel, v->nvcpus, v->cpu_pct, mem, res,
+		dirty, rate, v->stop);
 }
 
 void tui_panel_vms(struct tui *t)
@@ -82,7 +82,7 @@ void tui_panel_vms(struct tui *t)
 	struct tui_rect r = tui_body(t, P_VMS);
 	if (r.h < 1)
 		return;
-	tui_put(&r, 0, 0, tui_attr(R_HEADER), " %-11s %-8s %4s %6s %6s %6s %6s %8s  %s", "NAME", "STATE", "CPUS",
+	tui_put(&r, 0, 0, tui_attr(R_HEADER), " %-11s %-8s %-4s %4s %5s %5s %5s %5s %7s %s", "NAME", "STATE", "ACCL", "CPUS",
 		"CPU%", "MEM", "RES", "DIRTY", "EXITS/s", "LAST STOP");
 	if (!t->nvms) {
 		tui_put(&r, 1, 0, tui_attr(R_DIM), "no VMs yet: in the console, vm = wb.vm{} ... vm:load(sample(\"hello64.elf\"))");

@@ -58,6 +58,7 @@ struct tui_vm {
 	uint64_t created_ns;            /* with vm, tells a new VM at an old address */
 	bool seen;
 	char name[64];
+	char accel[8];                  /* "kvm" or "soft" */
 	enum vm_state state;
 	int nvcpus;
 	char stop[600];                 /* the last stop: "kind: reason" */
