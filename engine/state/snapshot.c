@@ -5,7 +5,8 @@
  * snapshot, a file and a clone go through one decoder; only RAM differs: a
  * snapshot or a clone holds a frozen copy-on-write base (clone.c), a file holds
  * the non-zero pages. Everything is parsed and checked before anything is
- * changed, so a bad file leaves every VM as it was. */
+ * changed, so a bad file leaves every VM as it was. Files are snap_files.c;
+ * the accelerator's records snap_cpu.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,28 +17,16 @@
 #include <unistd.h>
 
 #include "util/err.h"
-#include "engine/state/snap_cpu.h"
-#include "engine/state/snapshot.h"
-#include "engine/core/vm_internal.h"
+#include "engine/state/snap_image.h"
 
-#define PAGE 4096u
 #define MAX_SNAP_VCPUS 1024u
-
-struct snap {
-	uint64_t id;
-	char name[64];
-	struct vm *vm;
-	struct snap_buf state;     /* VM, VCPU..., PLATFORM, DEVICES sections */
-	struct membase *mem;
-	struct snap *next;
-};
 
 static struct snap *snap_head;
 static uint64_t snap_next_id = 1;
 
 /* ---- pausing a running VM for the moment the state is taken ---- */
 
-static bool hold(struct vm *vm)
+bool snap_hold(struct vm *vm)
 {
 	if (vm_state(vm) != VM_RUNNING)
 		return false;
@@ -47,7 +36,7 @@ static bool hold(struct vm *vm)
 	return vm_state(vm) == VM_PAUSED && s.kind == STOP_PAUSE;
 }
 
-static void release(struct vm *vm, bool held)
+void snap_release(struct vm *vm, bool held)
 {
 	if (held)
 		vm_resume(vm);
@@ -55,12 +44,8 @@ static void release(struct vm *vm, bool held)
 
 /* ---- capture ---- */
 
-struct dev_walk {
-	struct device **devs;
-	size_t n, cap;
-};
 
-static void collect_dev(struct device *dev, void *arg)
+void snap_collect_dev(struct device *dev, void *arg)
 {
 	struct dev_walk *w = arg;
 	if (w->n == w->cap) {
@@ -77,7 +62,7 @@ static void collect_dev(struct device *dev, void *arg)
 static int put_devices(struct snap_buf *b, struct vm *vm)
 {
 	struct dev_walk w = { 0 };
-	bus_for_each_device(vm->bus, collect_dev, &w);
+	bus_for_each_device(vm->bus, snap_collect_dev, &w);
 	size_t at = snap_section_begin(b, SNAP_SEC_DEVICES);
 	snap_buf_u32(b, (uint32_t)w.n);
 	int r = 0;
@@ -121,7 +106,7 @@ static void put_vm(struct snap_buf *b, struct vm *vm)
 }
 
 /* The VM must not be running. */
-static int capture(struct vm *vm, struct snap_buf *b)
+int snap_capture(struct vm *vm, struct snap_buf *b)
 {
 	put_vm(b, vm);
 	int r = 0;
@@ -138,17 +123,6 @@ static int capture(struct vm *vm, struct snap_buf *b)
 
 /* ---- parsing and checking ---- */
 
-struct image {
-	char name[64];
-	uint64_t mem_size;
-	uint32_t nvcpus;
-	enum vm_state state;
-	struct vm_stop stop;
-	struct recs *vcpu;          /* nvcpus entries */
-	struct recs platform;
-	struct snap_section devices, memory;
-	bool has_devices, has_memory;
-};
 
 static int bad(const char *fmt, const char *what)
 {
@@ -291,7 +265,7 @@ static int parse_section(const struct snap_section *s, struct image *img, bool *
 
 /* Parses and checks everything: sections, records, sizes. `file` wants the
  * memory section and the end marker a complete file has. */
-static int parse_image(struct snap_reader *r, struct image *img, bool file)
+int snap_parse_image(struct snap_reader *r, struct image *img, bool file)
 {
 	memset(img, 0, sizeof(*img));
 	bool seen_vm = false, end = false;
@@ -312,7 +286,7 @@ static int parse_image(struct snap_reader *r, struct image *img, bool file)
 	return 0;
 }
 
-static void image_free(struct image *img)
+void snap_image_free(struct image *img)
 {
 	free(img->vcpu);
 	img->vcpu = NULL;
@@ -322,7 +296,7 @@ static void image_free(struct image *img)
 
 /* The k-th device named `name` on the VM's bus (devices are matched by name and
  * order, so a Lua device added after the snapshot does not shift the others). */
-static struct device *nth_device(const struct dev_walk *w, const char *name, unsigned k)
+struct device *snap_nth_device(const struct dev_walk *w, const char *name, unsigned k)
 {
 	for (size_t i = 0; i < w->n; i++)
 		if (strcmp(w->devs[i]->name, name) == 0 && k-- == 0)
@@ -364,12 +338,12 @@ static int apply_devices(struct vm *vm, const struct snap_section *s)
 	if (r < 0)
 		return r;
 	struct dev_walk w = { 0 };
-	bus_for_each_device(vm->bus, collect_dev, &w);
+	bus_for_each_device(vm->bus, snap_collect_dev, &w);
 	for (uint32_t i = 0; r == 0 && i < n; i++) {
 		unsigned k = 0;
 		for (uint32_t j = 0; j < i; j++)
 			k += strcmp(saved[j].name, saved[i].name) == 0;
-		struct device *d = nth_device(&w, saved[i].name, k);
+		struct device *d = snap_nth_device(&w, saved[i].name, k);
 		if (!d || !saved[i].has_state || !d->restore)
 			continue;
 		if ((r = d->restore(d, saved[i].state, saved[i].len)) < 0)
@@ -392,7 +366,7 @@ static void set_run_state(struct vm *vm, const struct image *img)
 
 /* Devices first: the UART may move its IRQ line, which the irqchip state put
  * back afterwards then overrides. */
-static int apply(struct vm *vm, const struct image *img)
+int snap_apply(struct vm *vm, const struct image *img)
 {
 	int r = apply_devices(vm, &img->devices);
 	if (r == 0)
@@ -404,7 +378,7 @@ static int apply(struct vm *vm, const struct image *img)
 	return r;
 }
 
-static int check_fits(struct vm *vm, const struct image *img)
+int snap_check_fits(struct vm *vm, const struct image *img)
 {
 	if (img->mem_size != vm->mem_size || img->nvcpus != (uint32_t)vm->nvcpus)
 		return err_set(-EINVAL, "the snapshot is of a VM with %llu MiB and %u vCPUs; %s has %llu MiB and %d",
@@ -415,7 +389,7 @@ static int check_fits(struct vm *vm, const struct image *img)
 
 /* ---- snapshots in memory ---- */
 
-static void snap_free(struct snap *s)
+void snap_free(struct snap *s)
 {
 	snap_buf_free(&s->state);
 	membase_put(s->mem);
@@ -423,13 +397,13 @@ static void snap_free(struct snap *s)
 }
 
 /* State and a frozen RAM base, with the VM paused for the moment if it runs. */
-static int take(struct vm *vm, struct snap *s)
+int snap_take_state(struct vm *vm, struct snap *s)
 {
-	bool held = hold(vm);
-	int r = capture(vm, &s->state);
+	bool held = snap_hold(vm);
+	int r = snap_capture(vm, &s->state);
 	if (r == 0)
 		r = snap_mem_freeze(vm, &s->mem);
-	release(vm, held);
+	snap_release(vm, held);
 	if (r < 0)
 		snap_buf_free(&s->state);
 	return r;
@@ -444,7 +418,7 @@ int snap_take(struct vm *vm, const char *name, struct snap **out)
 	if (!s)
 		return err_set(-ENOMEM, "out of memory");
 	s->vm = vm;
-	int r = take(vm, s);
+	int r = snap_take_state(vm, s);
 	if (r < 0) {
 		free(s);
 		return r;
@@ -463,25 +437,25 @@ int snap_take(struct vm *vm, const char *name, struct snap **out)
 }
 
 /* The VM must not be running. */
-static int restore_from(struct vm *vm, struct snap *s)
+int snap_restore_from(struct vm *vm, struct snap *s)
 {
 	struct snap_reader rd = { s->state.data, s->state.len, 0, 0 };
 	struct image img;
-	int r = parse_image(&rd, &img, false);
+	int r = snap_parse_image(&rd, &img, false);
 	if (r == 0)
-		r = check_fits(vm, &img);
+		r = snap_check_fits(vm, &img);
 	if (r == 0)
 		r = vm_mem_remap(vm, s->mem, false);
 	if (r == 0)
-		r = apply(vm, &img);
-	image_free(&img);
+		r = snap_apply(vm, &img);
+	snap_image_free(&img);
 	return r;
 }
 
 int snap_restore(struct vm *vm, struct snap *s)
 {
 	vm_pause(vm);
-	return restore_from(vm, s);
+	return snap_restore_from(vm, s);
 }
 
 
@@ -533,249 +507,6 @@ void snap_drop_vm(struct vm *vm)
 	}
 }
 
-/* ---- files ---- */
-
-/* Memory as runs of non-zero pages: a 1 GiB VM that touched 16 MiB writes
- * 16 MiB. The section header goes out first with a zero CRC and is patched
- * once the pages have gone through the CRC. */
-struct run { uint64_t first, n; };
-
-static int find_runs(struct vm *vm, struct run **out, uint64_t *count, uint64_t *bytes)
-{
-	uint64_t npages = vm->mem_size / PAGE;
-	uint64_t *bm = snap_bitmap_new(npages);
-	if (!bm)
-		return -ENOMEM;
-	int r = snap_mem_pages(vm, bm);
-	struct run *runs = NULL;
-	uint64_t n = 0, cap = 0, total = 0;
-	for (uint64_t i = 0; r == 0 && i < npages; i++) {
-		if (!(bm[i / 64] >> (i % 64) & 1) || snap_page_is_zero(vm->mem + i * PAGE))
-			continue;
-		if (n && runs[n - 1].first + runs[n - 1].n == i) {
-			runs[n - 1].n++;
-		} else {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				struct run *nr = realloc(runs, cap * sizeof(*nr));
-				if (!nr) {
-					r = err_set(-ENOMEM, "out of memory");
-					break;
-				}
-				runs = nr;
-			}
-			runs[n++] = (struct run){ i, 1 };
-		}
-		total += PAGE;
-	}
-	free(bm);
-	if (r < 0) {
-		free(runs);
-		return r;
-	}
-	*out = runs;
-	*count = n;
-	*bytes = total;
-	return 0;
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static int write_memory(struct snap_out *o, struct vm *vm)
-{
-	struct run *runs;
-	uint64_t n, bytes;
-	int r = find_runs(vm, &runs, &n, &bytes);
-	if (r < 0)
-		return r;
-	uint64_t len = 8 + 4 + 8 + n * 16 + bytes, at = o->off;
-	uint8_t h[SNAP_SECTION_HEADER], head[20], rh[16];
-	snap_section_header(h, SNAP_SEC_MEMORY, len, 0);
-	le64(head, vm->mem_size);
-	memcpy(head + 8, (uint32_t[]){ PAGE }, 4);
-	le64(head + 12, n);
-	if ((r = snap_out_write(o, h, sizeof(h))) == 0) {
-		snap_out_crc_reset(o);
-		r = snap_out_write(o, head, sizeof(head));
-	}
-	for (uint64_t i = 0; r == 0 && i < n; i++) {
-		le64(rh, runs[i].first * PAGE);
-		le64(rh + 8, runs[i].n);
-		r = snap_out_write(o, rh, sizeof(rh));
-		if (r == 0)
-			r = snap_out_write(o, vm->mem + runs[i].first * PAGE, runs[i].n * PAGE);
-	}
-	free(runs);
-	if (r == 0) {
-		snap_section_header(h, SNAP_SEC_MEMORY, len, o->crc);
-		r = snap_out_patch(o, at, h, sizeof(h));
-	}
-	return r;
-}
-
-int snap_save(struct vm *vm, const char *path)
-{
-	struct snap_buf b = { 0 };
-	struct snap_out o;
-	bool held = hold(vm);
-	int r = capture(vm, &b);
-	if (r == 0 && (r = snap_out_open(&o, path)) == 0) {
-		r = snap_out_write(&o, b.data, b.len);
-		if (r == 0)
-			r = write_memory(&o, vm);
-		if (r == 0) {
-			uint8_t end[SNAP_SECTION_HEADER];
-			snap_section_header(end, SNAP_SEC_END, 0, snap_crc32c(0, NULL, 0));
-			r = snap_out_write(&o, end, sizeof(end));
-		}
-		if (r == 0)
-			r = snap_out_commit(&o);
-		else
-			snap_out_abort(&o);
-	}
-	release(vm, held);
-	snap_buf_free(&b);
-	return r < 0 ? err_wrap(r, "saving %s to %s", vm->name, path) : 0;
-}
-
-struct mapped_file {
-	const uint8_t *p;
-	size_t len;
-};
-
-static int map_file(const char *path, struct mapped_file *f)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(-errno, "cannot open %s: %s", path, strerror(errno));
-	struct stat st;
-	int r = 0;
-	f->p = NULL;
-	f->len = 0;
-	if (fstat(fd, &st) < 0) {
-		r = err_set(-errno, "cannot stat %s: %s", path, strerror(errno));
-	} else if (st.st_size > 0) {
-		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED)
-			r = err_set(-errno, "cannot map %s: %s", path, strerror(errno));
-		else {
-			f->p = p;
-			f->len = (size_t)st.st_size;
-		}
-	}
-	close(fd);
-	return r;
-}
-
-static void unmap_file(struct mapped_file *f)
-{
-	if (f->p)
-		munmap((void *)f->p, f->len);
-}
-
-static int read_image(const char *path, struct mapped_file *f, struct image *img)
-{
-	memset(img, 0, sizeof(*img));
-	int r = map_file(path, f);
-	if (r < 0)
-		return r;
-	struct snap_reader rd;
-	r = snap_file_open(f->p, f->len, &rd);
-	if (r == 0)
-		r = parse_image(&rd, img, true);
-	if (r < 0) {
-		image_free(img);
-		unmap_file(f);
-		return err_wrap(r, "%s", path);
-	}
-	return 0;
-}
-
-/* The VM's RAM is zero (fresh) when this runs. */
-static void copy_memory(struct vm *vm, const struct snap_section *s)
-{
-	struct snap_reader r = { s->data, s->len, 20, 0 };
-	uint64_t runs;
-	memcpy(&runs, s->data + 12, 8);
-	for (uint64_t i = 0; i < runs; i++) {
-		uint64_t off = snap_get_u64(&r), n = snap_get_u64(&r);
-		memcpy(vm->mem + off, snap_get_bytes(&r, n * PAGE), n * PAGE);
-	}
-	vm_ram_written(vm, 0, vm->mem_size);
-}
-
-int snap_load(const char *path, const char *name, const char *accel, struct vm **out)
-{
-	struct mapped_file f;
-	struct image img;
-	int r = read_image(path, &f, &img);
-	if (r < 0)
-		return r;
-	struct vm_config cfg = { .mem_size = img.mem_size, .vcpus = (int)img.nvcpus, .accel = accel };
-	cfg.name = name ? name : vm_find(img.name) ? NULL : img.name;
-	struct vm *vm = NULL;
-	r = vm_create(&cfg, &vm);
-	if (r == 0) {
-		copy_memory(vm, &img.memory);
-		r = apply(vm, &img);
-		if (r < 0) {
-			vm_destroy(vm);
-			r = err_wrap(r, "loading %s", path);
-		}
-	}
-	image_free(&img);
-	unmap_file(&f);
-	if (r == 0)
-		*out = vm;
-	return r;
-}
-
-/* The file has passed every check, but KVM may still refuse a structure in it
- * (a crafted file with good checksums): the VM's state from just before is
- * kept as an internal snapshot and put back then, so a bad file changes nothing. */
-int snap_restore_file(struct vm *vm, const char *path)
-{
-	struct mapped_file f;
-	struct image img;
-	int r = read_image(path, &f, &img);
-	if (r < 0)
-		return r;
-	r = check_fits(vm, &img);
-	struct membase *fresh = NULL;
-	struct snap undo;
-	memset(&undo, 0, sizeof(undo));
-	if (r == 0) {
-		char name[80];
-		snprintf(name, sizeof(name), "hvwb:%s", vm->name);
-		fresh = membase_new(vm->mem_size, name);
-		r = fresh ? 0 : -ENOMEM;
-	}
-	if (r == 0) {
-		vm_pause(vm);
-		r = take(vm, &undo);
-	}
-	if (r == 0 && (r = vm_mem_remap(vm, fresh, true)) == 0) {
-		copy_memory(vm, &img.memory);
-		if ((r = apply(vm, &img)) < 0) {
-			char why[512];
-			snprintf(why, sizeof(why), "%s", err_msg());
-			restore_from(vm, &undo);
-			r = err_set(r, "%s (the VM was left as it was)", why);
-		}
-	}
-	if (undo.mem)
-		membase_put(undo.mem);
-	snap_buf_free(&undo.state);
-	membase_put(fresh);
-	image_free(&img);
-	unmap_file(&f);
-	return r;
-}
-
 /* ---- clones ---- */
 
 struct clone_walk {
@@ -788,15 +519,15 @@ struct clone_walk {
 static int clone_devices(struct vm *parent, struct vm *child)
 {
 	struct clone_walk w = { { 0 }, { 0 } };
-	bus_for_each_device(parent->bus, collect_dev, &w.parent);
-	bus_for_each_device(child->bus, collect_dev, &w.have);
+	bus_for_each_device(parent->bus, snap_collect_dev, &w.parent);
+	bus_for_each_device(child->bus, snap_collect_dev, &w.have);
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < w.parent.n; i++) {
 		struct device *d = w.parent.devs[i];
 		unsigned k = 0;
 		for (size_t j = 0; j < i; j++)
 			k += strcmp(w.parent.devs[j]->name, d->name) == 0;
-		if (!nth_device(&w.have, d->name, k) && d->clone)
+		if (!snap_nth_device(&w.have, d->name, k) && d->clone)
 			r = d->clone(d, child->bus, &child->host);
 	}
 	free(w.parent.devs);
@@ -819,16 +550,16 @@ int snap_clone(struct vm *vm, const char *name, struct vm **out)
 {
 	struct snap_buf b = { 0 };
 	struct membase *base = NULL;
-	bool held = hold(vm);
-	int r = capture(vm, &b);
+	bool held = snap_hold(vm);
+	int r = snap_capture(vm, &b);
 	if (r == 0)
 		r = snap_mem_freeze(vm, &base);
-	release(vm, held);
+	snap_release(vm, held);
 	struct image img;
 	struct snap_reader rd = { b.data, b.len, 0, 0 };
 	memset(&img, 0, sizeof(img));
 	if (r == 0)
-		r = parse_image(&rd, &img, false);
+		r = snap_parse_image(&rd, &img, false);
 	struct vm_config cfg = { .name = name, .mem_size = vm->mem_size, .vcpus = vm->nvcpus,
 				  .accel = vm->accel->name };
 	struct vm *c = NULL;
@@ -841,13 +572,13 @@ int snap_clone(struct vm *vm, const char *name, struct vm **out)
 		if (r == 0)
 			r = clone_devices(vm, c);
 		if (r == 0)
-			r = apply(c, &img);
+			r = snap_apply(c, &img);
 		if (r == 0)
 			copy_symbols(vm, c);
 		if (r < 0)
 			vm_destroy(c);
 	}
-	image_free(&img);
+	snap_image_free(&img);
 	membase_put(base);
 	snap_buf_free(&b);
 	if (r == 0)
