@@ -30,7 +30,8 @@
 #define MBI_MMAP        (1u << 6)
 #define MBI_LOADER_NAME (1u << 9)
 
-#define INFO_ADDR    0x9000ull
+#define INFO_ADDR    0x9000ull    /* where the information goes when that is free */
+#define INFO_LOW     0x7000ull    /* above the engine's boot area (GDT, page tables) */
 #define INFO_LIMIT   0x9fc00ull   /* start of the EBDA on a PC */
 #define INFO_STRUCT  128          /* the 116-byte structure, rounded */
 #define MMAP_ENTRY   24           /* size field + base + length + type */
@@ -187,22 +188,58 @@ static int read_modules(const struct guest_ram *ram, const struct load_opts *opt
 }
 
 /* Lays out [struct][mmap][module list][strings] and fills it in. */
-static int build_info(const struct guest_ram *ram, const char *cmdline,
-		      const struct load_opts *opts, const struct mb_modules *m,
-		      uint8_t **out, size_t *outlen)
+static size_t info_size(const char *cmdline, const struct load_opts *opts, const struct mb_modules *m)
 {
-	size_t mmap_off = INFO_STRUCT, mods_off = mmap_off + MMAP_COUNT * MMAP_ENTRY;
-	size_t str_off = mods_off + (size_t)m->n * MOD_ENTRY, size = str_off;
-
+	size_t size = INFO_STRUCT + MMAP_COUNT * MMAP_ENTRY + (size_t)m->n * MOD_ENTRY;
 	size += strlen(cmdline) + 1 + sizeof(LOADER_NAME);
 	for (int i = 0; i < m->n; i++) {
 		const char *s = opts->modules[i].string;
 		size += strlen(s ? s : opts->modules[i].path) + 1;
 	}
-	if (size > INFO_LIMIT - INFO_ADDR)
-		return err_set(-E2BIG, "the multiboot information (command line, module strings) "
-			       "needs %zu bytes, only %llu fit below 0x%llx", size,
-			       INFO_LIMIT - INFO_ADDR, INFO_LIMIT);
+	return size;
+}
+
+static bool overlaps(const struct loader_set *set, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < set->n; i++)
+		if (gpa < set->v[i].gpa + set->v[i].memsz && set->v[i].gpa < gpa + len)
+			return true;
+	return false;
+}
+
+/* The specification lets the loader put the information anywhere free: at
+ * 0x9000 when nothing is there, else the first free page in low memory, else
+ * the first page after everything loaded (below 4 GiB: the fields are 32-bit). */
+static int place_info(const struct guest_ram *ram, const struct loader_set *set, size_t size,
+		      uint64_t *out)
+{
+	if (INFO_ADDR + size <= INFO_LIMIT && !overlaps(set, INFO_ADDR, size)) {
+		*out = INFO_ADDR;
+		return 0;
+	}
+	for (uint64_t a = INFO_LOW; a + size <= INFO_LIMIT; a += 0x1000)
+		if (!overlaps(set, a, size)) {
+			*out = a;
+			return 0;
+		}
+	uint64_t lo, hi;
+	loader_set_extent(set, set->n, &lo, &hi);
+	hi = page_up(hi > HIGH_MEM ? hi : HIGH_MEM);
+	uint64_t top = ram->size < 0xffffffffull ? ram->size : 0xffffffffull;
+	if (hi + size > top)
+		return err_set(-E2BIG, "no free guest RAM for the multiboot information (%zu bytes): "
+			       "the kernel and its modules fill low memory and RAM up to 0x%llx",
+			       size, (unsigned long long)hi);
+	*out = hi;
+	return 0;
+}
+
+static int build_info(const struct guest_ram *ram, const char *cmdline,
+		      const struct load_opts *opts, const struct mb_modules *m, uint64_t base,
+		      uint8_t **out, size_t *outlen)
+{
+	size_t mmap_off = INFO_STRUCT, mods_off = mmap_off + MMAP_COUNT * MMAP_ENTRY;
+	size_t str_off = mods_off + (size_t)m->n * MOD_ENTRY, size = info_size(cmdline, opts, m);
 	uint8_t *b = calloc(1, size);
 	if (!b)
 		return err_set(-ENOMEM, "out of memory");
@@ -224,19 +261,19 @@ static int build_info(const struct guest_ram *ram, const char *cmdline,
 		le_put32(e + 20, (uint32_t)mmap[i][2]);
 	}
 	le_put32(b + 44, MMAP_COUNT * MMAP_ENTRY);
-	le_put32(b + 48, (uint32_t)(INFO_ADDR + mmap_off));
+	le_put32(b + 48, (uint32_t)(base + mmap_off));
 
 	size_t s = str_off;
-	le_put32(b + 16, (uint32_t)(INFO_ADDR + s));
+	le_put32(b + 16, (uint32_t)(base + s));
 	strcpy((char *)b + s, cmdline);
 	s += strlen(cmdline) + 1;
-	le_put32(b + 64, (uint32_t)(INFO_ADDR + s));
+	le_put32(b + 64, (uint32_t)(base + s));
 	strcpy((char *)b + s, LOADER_NAME);
 	s += sizeof(LOADER_NAME);
 	if (m->n) {
 		flags |= MBI_MODS;
 		le_put32(b + 20, (uint32_t)m->n);
-		le_put32(b + 24, (uint32_t)(INFO_ADDR + mods_off));
+		le_put32(b + 24, (uint32_t)(base + mods_off));
 	}
 	for (int i = 0; i < m->n; i++) {
 		uint8_t *e = b + mods_off + (size_t)i * MOD_ENTRY;
@@ -244,7 +281,7 @@ static int build_info(const struct guest_ram *ram, const char *cmdline,
 							  : opts->modules[i].path;
 		le_put32(e, (uint32_t)m->addr[i]);
 		le_put32(e + 4, (uint32_t)(m->addr[i] + m->len[i]));
-		le_put32(e + 8, (uint32_t)(INFO_ADDR + s));
+		le_put32(e + 8, (uint32_t)(base + s));
 		strcpy((char *)b + s, str);
 		s += strlen(str) + 1;
 	}
@@ -293,17 +330,21 @@ int loader_multiboot(struct guest_ram *ram, const uint8_t *buf, size_t len, cons
 	loader_set_extent(&set, nkernel, &lo, &hi);
 	if (rc == 0)
 		rc = read_modules(ram, opts, hi, &mods, &set);
+	const char *cmdline = opts->cmdline ? opts->cmdline : name;
+	uint64_t info_at = 0;
 	if (rc == 0)
-		rc = build_info(ram, opts->cmdline ? opts->cmdline : name, opts, &mods, &mbi, &mbi_len);
+		rc = place_info(ram, &set, info_size(cmdline, opts, &mods), &info_at);
 	if (rc == 0)
-		rc = loader_set_add(&set, INFO_ADDR, mbi, mbi_len, mbi_len, "multiboot information");
+		rc = build_info(ram, cmdline, opts, &mods, info_at, &mbi, &mbi_len);
+	if (rc == 0)
+		rc = loader_set_add(&set, info_at, mbi, mbi_len, mbi_len, "multiboot information");
 	if (rc == 0)
 		rc = loader_set_check(ram, &set, true);
 	if (rc == 0) {
 		plan->mode = MODE_PROT32;
 		plan->entry = info.entry;
 		plan->rax = MB_BOOT_MAGIC;
-		plan->rbx = INFO_ADDR;
+		plan->rbx = info_at;
 		loader_set_extent(&set, set.n - 1, &plan->load_lo, &plan->load_hi);
 		rc = loader_finish(ram, &set, &info, syms);
 	}

@@ -500,6 +500,35 @@ static void test_multiboot_elf(struct guest_ram *r)
 	ok(ram_is_zero(r), "refused multiboot kernels wrote nothing");
 }
 
+/* The information goes where the kernel is not (issue: a kernel linked at
+ * 0x8000 was refused because 0x9000 was taken). */
+static void test_multiboot_info_place(struct guest_ram *r)
+{
+	struct boot_plan plan;
+	const struct seg low[] = { { PT_LOAD, 0x100, 0x8000, 0x8000, 0x60, 0x3000 } };
+	memset(r->host, 0, r->size);
+	size_t len = make_elf(img, sizeof(img), 32, EM_386, ET_EXEC, 0x800c, low, 1);
+	mb_header(img + 0x100, 0x3);
+	int rc = load(r, img, len, LOAD_MULTIBOOT, &plan);
+	rc_ok(rc, "a multiboot kernel at 0x8000-0xb000 loads");
+	ok(rc == 0 && (plan.rbx + 128 <= 0x8000 || plan.rbx >= 0xb000),
+	   "its information is placed outside the kernel (0x%llx)", (unsigned long long)plan.rbx);
+	ok(rc == 0 && memcmp(r->host + 0x8000, img + 0x100, 0x60) == 0 && all_zero(r, 0x8060, 0x2fa0),
+	   "and the kernel's bytes and bss are intact");
+	ok(rc == 0 && rd32(r, (uint32_t)plan.rbx) == ((1 << 0) | (1 << 2) | (1 << 6) | (1 << 9)),
+	   "EBX points at the information (its flags)");
+
+	const struct seg full[] = { { PT_LOAD, 0x100, 0x7000, 0x7000, 0x60, 0x98c00 } };
+	memset(r->host, 0, r->size);
+	len = make_elf(img, sizeof(img), 32, EM_386, ET_EXEC, 0x700c, full, 1);
+	mb_header(img + 0x100, 0x3);
+	rc = load(r, img, len, LOAD_MULTIBOOT, &plan);
+	rc_ok(rc, "a multiboot kernel filling low memory (0x7000-0x9fc00) loads");
+	ok(rc == 0 && plan.rbx >= 0x100000 && rd32(r, (uint32_t)plan.rbx + 16) > plan.rbx,
+	   "its information goes above 1 MiB (0x%llx), the command line after it",
+	   (unsigned long long)plan.rbx);
+}
+
 static void test_files(void)
 {
 	struct guest_ram tiny = ram_new(4096);
@@ -527,7 +556,7 @@ static void test_files(void)
 int main(void)
 {
 	struct guest_ram r = ram_new(RAM_SIZE);
-	tap_plan(96);
+	tap_plan(102);
 	test_elf64(&r);
 	test_elf32(&r);
 	test_bad_elves(&r);
@@ -535,6 +564,7 @@ int main(void)
 	test_raw(&r);
 	test_multiboot_aout(&r);
 	test_multiboot_elf(&r);
+	test_multiboot_info_place(&r);
 	test_files();
 	free(r.host);
 	return tap_done();
