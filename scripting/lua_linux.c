@@ -40,6 +40,10 @@ static void push_info(lua_State *L, const struct linux_info *in)
 	lua_setfield(L, -2, "initrd_size");
 	lua_pushinteger(L, in->nsyms);
 	lua_setfield(L, -2, "symbols");
+	if (in->symbols_note[0]) {
+		lua_pushstring(L, in->symbols_note);
+		lua_setfield(L, -2, "symbols_note");
+	}
 	lua_pushstring(L, in->guest_decompresses ? "bzimage" : "vmlinux");
 	lua_setfield(L, -2, "entered");
 }

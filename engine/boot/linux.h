@@ -83,6 +83,7 @@ struct linux_info {
 	uint64_t kernel_lo, kernel_hi;  /* guest-physical extent the kernel needs */
 	uint64_t initrd_addr, initrd_size;
 	int nsyms;                      /* kallsyms or ELF symbols added */
+	char symbols_note[240];         /* why the symbols are not what symbols= named, or "" */
 };
 
 /* Parses and checks a bzImage's setup header: -ENOEXEC with a message when the

@@ -79,9 +79,28 @@ int vm_load_linux(struct vm *vm, const struct vm_linux_opts *o, struct linux_inf
 	if (!syms)
 		return err_set(-ENOMEM, "out of memory");
 	int r = o->symbols ? sym_load_file(syms, o->symbols) : 0;
+	/* Debian's placeholder holds one line; a real map of Linux has thousands. */
+	bool placeholder = o->symbols && r >= 0 && sym_count(syms) < 2;
+	size_t in_map = sym_count(syms);
+	if (placeholder) {
+		/* Debian's /boot/System.map-* is a one-line placeholder (the real
+		 * one is in the -dbg package): the kernel's own table serves. */
+		sym_destroy(syms);
+		syms = sym_create();
+		if (!syms)
+			return err_set(-ENOMEM, "out of memory");
+	}
+	const char *map = placeholder ? NULL : o->symbols;
+	struct vm_linux_opts own = *o;
+	own.symbols = map;
 	if (r >= 0)
-		r = load(vm, o, syms, info);
-	if (r >= 0 && !o->symbols && info->nsyms == 0)
+		r = load(vm, &own, syms, info);
+	if (r >= 0 && placeholder)
+		snprintf(info->symbols_note, sizeof(info->symbols_note), "%s has %zu symbol%s, so it is "
+			 "a placeholder (Debian's real map is in the -dbg package): using the kernel's own "
+			 "symbols instead",
+			 o->symbols, in_map, in_map == 1 ? "" : "s");
+	if (r >= 0 && !map && info->nsyms == 0)
 		default_sysmap(syms, o->kernel, info->kernel_version);
 	if (r >= 0) {
 		info->nsyms = (int)sym_count(syms);

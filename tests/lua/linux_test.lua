@@ -16,7 +16,7 @@ if not kernel then
   t.skip_all("Debian's kernel is not installed and could not be installed " ..
              "(scripts/linux-kernel.sh: apt-get install linux-image-amd64)")
 end
-t.plan(38)
+t.plan(39)
 
 -- start_kernel as System.map says, when /boot has a real one (Debian ships a
 -- placeholder: the real map is in the -dbg package).
@@ -107,6 +107,15 @@ vm = assert(wb.vm{ mem = "256M" })
 info = assert(vm:load_linux{ kernel = kernel, symbols = map })
 t.ok(info.symbols == 2 and vm:addr("my_helper") == 0xffffffff81000100,
      "symbols = a System.map loads that map (" .. tostring(info.symbols) .. " symbols)")
+os.remove(map); vm:destroy()
+-- Debian's /boot/System.map-* is a one-line placeholder: said, and the
+-- kernel's own symbols used instead.
+f = assert(io.open(map, "w"))
+f:write("ffffffffffffffff B The real System.map is in the linux-image-6.1-dbg package\n"); f:close()
+vm = assert(wb.vm{ mem = "256M" })
+info = assert(vm:load_linux{ kernel = kernel, symbols = map })
+t.ok((info.symbols_note or ""):find("placeholder") and vm:addr("start_kernel") ~= nil,
+     "a placeholder System.map is reported and start_kernel still resolves: " .. tostring(info.symbols_note))
 os.remove(map); vm:destroy()
 
 -- The other way in: the bzImage's own decompressor at its 64-bit entry.
