@@ -256,7 +256,8 @@ static int vm_finish_m(lua_State *L)
 		bool last = insn.is_ret && rsp >= rsp0;
 		if (next_once(L, w->vm, &stop) < 0)
 			return luaL_error(L, "%s", err_msg());
-		if (stop.kind != STOP_STEP)
+		/* A step that ran nothing (a hlt with interrupts held) ends it too. */
+		if (stop.kind != STOP_STEP || stop.steps == 0)
 			break;
 		if (last) {
 			snprintf(stop.reason, sizeof(stop.reason), "returned from the function (ret at 0x%llx)",

@@ -59,6 +59,10 @@ struct accel_ops {
 	void (*vcpu_destroy)(struct accel_vcpu *v);
 	int (*vcpu_run)(struct accel_vcpu *v);
 	void (*vcpu_kick)(struct accel_vcpu *v);
+	/* A signal reached the thread inside vcpu_run: make that run return
+	 * -EINTR, as KVM_RUN does when a signal is pending. Async-signal-safe.
+	 * NULL where the signal does it by itself (kvm). */
+	void (*vcpu_interrupted)(struct accel_vcpu *v);
 	int (*get_regs)(struct accel_vcpu *v, struct kvm_regs *regs);
 	int (*set_regs)(struct accel_vcpu *v, const struct kvm_regs *regs);
 	int (*get_sregs)(struct accel_vcpu *v, struct kvm_sregs *sregs);

@@ -21,9 +21,15 @@
 
 static pthread_once_t signal_once = PTHREAD_ONCE_INIT;
 
+/* The vCPU this thread is inside the run call of, for the kick handler. */
+static _Thread_local struct vcpu *running;
+
 static void kick_handler(int sig)
 {
-	(void)sig; /* its only job is to make KVM_RUN return EINTR */
+	(void)sig; /* its job is to make the run call return EINTR */
+	struct vcpu *v = running;
+	if (v && v->acc->vcpu_interrupted)
+		v->acc->vcpu_interrupted(v->av);
 }
 
 static void install_kick_handler(void)
@@ -384,7 +390,9 @@ static bool vcpu_park(struct vcpu *v)
 static void run_once(struct vcpu *v)
 {
 	uint64_t t0 = stats_now_ns();
+	running = v;
 	int r = v->acc->vcpu_run(v->av);
+	running = NULL;
 	int e = -r;
 	uint64_t t1 = stats_now_ns();
 	v->stats.guest_ns += t1 - t0;

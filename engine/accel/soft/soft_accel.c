@@ -265,7 +265,7 @@ const struct accel_ops accel_soft = {
 	.vcpu_create = vcpu_create,
 	.vcpu_destroy = vcpu_destroy,
 	.vcpu_run = soft_vcpu_run,
-	.vcpu_kick = vcpu_kick,
+	.vcpu_kick = vcpu_kick, .vcpu_interrupted = vcpu_kick,
 	.get_regs = soft_get_regs,
 	.set_regs = soft_set_regs,
 	.get_sregs = soft_get_sregs,
