@@ -27,5 +27,5 @@ patch32() {
 		dd of="$f" bs=1 seek="$off" conv=notrunc status=none
 }
 
-# kvm_usable: /dev/kvm exists and this user may open it read-write.
-kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+# kvm_usable: /dev/kvm is a device this user may open read-write.
+kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
