@@ -3,6 +3,7 @@
 -- (vm:stats().run_time, the engine's own clock), so process start and VM set-up are left
 -- out; bench/run.sh times the whole process from outside for the wall-clock figure.
 -- Usage: build/hvwb --no-startup bench/io_exits.lua N [counter.bin]
+-- (on the accelerator of --accel / HVWB_ACCEL; bench/soft.sh runs it with --accel soft)
 local COUNT_ADDR, PORT = 0xF0008, 0x600
 
 local n = math.tointeger(tonumber(arg[1] or ""))
@@ -25,6 +26,6 @@ if seen ~= n then
   error(("expected %d writes to port 0x600, counted %d"):format(n, seen))
 end
 local rate = st.run_time > 0 and n / st.run_time or 0
-print(("hvwb: N=%d io_exits=%d run_time=%.6f s guest_time=%.6f s handle_time=%.6f s rate=%.0f exits/s")
-  :format(n, st.exits.io, st.run_time, st.guest_time or 0, st.handle_time or 0, rate))
+print(("hvwb: accel=%s N=%d io_exits=%d run_time=%.6f s guest_time=%.6f s handle_time=%.6f s rate=%.0f exits/s")
+  :format(vm.accel, n, st.exits.io, st.run_time, st.guest_time or 0, st.handle_time or 0, rate))
 vm:destroy()

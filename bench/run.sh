@@ -10,6 +10,12 @@
 # (bench/tui_cost.sh).
 # (7) process start to a Linux kernel's first serial line, hvwb against QEMU -kernel
 # (bench/linux_boot.sh).
+# (soft) the soft accelerator against QEMU TCG: compute loop, port I/O, vm:step, start to
+# exit (bench/soft.sh; needs no /dev/kvm).
+# Sections 1-7 need /dev/kvm and run hvwb with HVWB_ACCEL=kvm; without a usable /dev/kvm
+# they say "skipped: no /dev/kvm" and the soft section still runs.
+# Usage: bench/run.sh [SECTION...], or BENCH_ONLY="SECTION..." in the environment;
+# SECTION is io, start, snapshot, step, gdb, tui, linux, soft, or kvm for 1-7; none = all.
 # Ends with a summary block, also written to bench/out/summary.txt; every single run is
 # logged in bench/out/runs.txt.
 # Normally started by `make bench` / `make bench-run`, which set the variables below.
@@ -17,6 +23,7 @@ set -euo pipefail
 export LC_ALL=C		# EPOCHREALTIME and awk must use '.' as the decimal point
 
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 N=${BENCH_N:-200000}
 HVWB=${HVWB:-build/hvwb}
 BARE=${BENCH_BARE:-build/bench/bare_kvm}
@@ -37,27 +44,12 @@ mkdir -p "$OUT"
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "$*" >>"$LOG"; }
 
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-
-# Median of the numbers on stdin, one a line.
-median() {
-	sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit 1;
-		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
-# calc EXPR: floating-point arithmetic through awk.
-calc() { awk "BEGIN { printf \"%.6g\", ($1) }"; }	# () or awk reads > as a redirection
-fmt_rate() { awk -v r="$1" 'BEGIN { printf "%d", r + 0.5 }'; }
-fmt_ms() { awk -v u="$1" 'BEGIN { m = u / 1000; printf(m < 100 ? "%.1f" : "%.0f", m) }'; }
-fmt_x() { awk -v r="$1" 'BEGIN { printf(r < 10 ? "%.2f" : "%.1f", r) }'; }
+# now_us, median, calc, fmt_*, patch32, kvm_usable: bench/lib.sh
 
 # patch_image N FILE: a copy of the counter image that writes N times (N at offset 8, LE).
 patch_image() {
-	local n=$1 f=$2
-	cp "$COUNTER" "$f"
-	printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $((n & 255)) $((n >> 8 & 255)) \
-		$((n >> 16 & 255)) $((n >> 24 & 255)))" |
-		dd of="$f" bs=1 seek=8 conv=notrunc status=none
+	cp "$COUNTER" "$2"
+	patch32 "$2" 8 "$1"
 }
 
 QEMU_ARGS=(-enable-kvm -M "$QEMU_MACHINE" -display none -nodefaults -no-user-config
@@ -85,11 +77,54 @@ time_cmd() {
 }
 
 check_tools() {
-	[ -r /dev/kvm ] && [ -w /dev/kvm ] || die "/dev/kvm is not usable by $(id -un)"
 	[ -x "$HVWB" ] || die "$HVWB not built (run make)"
-	[ -x "$BARE" ] || die "$BARE not built (run make bench-run)"
 	[ -r "$COUNTER" ] || die "$COUNTER not built (run make)"
 	command -v "$QEMU" >/dev/null || die "$QEMU not found (make deps installs qemu-system-x86)"
+	if [ -n "$HAVE_KVM" ] && want_kvm; then
+		[ -x "$BARE" ] || die "$BARE not built (run make bench-run)"
+	fi
+	return 0
+}
+
+# --- sections to run -----------------------------------------------------------------
+
+KVM_SECTIONS="io start snapshot step gdb tui linux"
+ALL_SECTIONS="$KVM_SECTIONS soft"
+HAVE_KVM=
+kvm_usable && HAVE_KVM=1
+# The kvm sections measure hvwb on KVM whatever HVWB_ACCEL the caller has; soft.sh asks for
+# soft itself.
+export HVWB_ACCEL=kvm
+
+# pick_sections ARGS...: SECTIONS from the arguments, else BENCH_ONLY, else all.
+pick_sections() {
+	local want="${*:-${BENCH_ONLY:-}}" w
+	want=${want//,/ }
+	[ -n "$want" ] || want=$ALL_SECTIONS
+	SECTIONS=
+	for w in $want; do
+		case " $ALL_SECTIONS kvm all " in
+		*" $w "*) ;;
+		*) die "unknown section '$w' (sections: $ALL_SECTIONS, kvm for all but soft, all)" ;;
+		esac
+		[ "$w" = kvm ] && w=$KVM_SECTIONS
+		[ "$w" = all ] && w=$ALL_SECTIONS
+		SECTIONS="$SECTIONS $w "
+	done
+}
+selected() { [[ "$SECTIONS" == *" $1 "* ]]; }
+want_kvm() { local s; for s in $KVM_SECTIONS; do selected "$s" && return 0; done; return 1; }
+
+# section NAME TITLE: prints the section's heading; true if it is to run now, false when it
+# was not asked for (nothing printed) or needs /dev/kvm that is not there (says so).
+section() {
+	selected "$1" || return 1
+	echo "-- $2"
+	if [ "$1" != soft ] && [ -z "$HAVE_KVM" ]; then
+		echo "skipped: no /dev/kvm"
+		return 1
+	fi
+	return 0
 }
 
 # QEMU must map the image at 0xF0000 (the guest reads N through CS = F000) and have the
@@ -250,67 +285,113 @@ summary_step() {
 
 # --- report --------------------------------------------------------------------------
 
+NO_KVM="skipped: no /dev/kvm"
+
 summary() {
 	local r_bare r_qemu r_start
-	r_bare=$(calc "$HVWB_RATE / $BARE_RATE")
-	r_qemu=$(calc "$HVWB_RATE / $QEMU_RATE")
-	r_start=$(calc "$HVWB_START / $QEMU_START")
 	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "kernel: $(uname -r)"
 	echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($(nproc) cpus)"
-	echo "kvm: $(ls /sys/module | grep -E '^kvm_(intel|amd|pvm)$' | paste -sd' ')"
+	echo "kvm: $(if [ -n "$HAVE_KVM" ]; then ls /sys/module | grep -E '^kvm_(intel|amd|pvm)$' | paste -sd' '; else echo "no usable /dev/kvm"; fi)"
 	echo "qemu: $("$QEMU" --version | head -1), -M $QEMU_MACHINE"
-	echo "N: $N port writes per I/O run, median of $IO_RUNS; start-to-exit median of $START_RUNS"
-	echo "io-exits: hvwb $(fmt_rate "$HVWB_RATE")/s, bare $(fmt_rate "$BARE_RATE")/s" \
-		"($(fmt_x "$r_bare")x), qemu $(fmt_rate "$QEMU_RATE")/s ($(fmt_x "$r_qemu")x)"
-	echo "start-to-exit: hvwb $(fmt_ms "$HVWB_START") ms, qemu $(fmt_ms "$QEMU_START") ms" \
-		"($(fmt_x "$r_start")x), bare $(fmt_ms "$BARE_START") ms"
-	echo "$GDB_STEP_LINE"
-	echo "goals: io-exits hvwb/bare >= 0.9x, hvwb/qemu >= 2x; start-to-exit hvwb/qemu <= 0.2x;" \
-		"gdb stepi hvwb/qemu >= 2x"
-	echo "$SNAP_LINES"
-	summary_step
-	echo "$TUI_LINE"
-	echo "$LINUX_LINE"
+	if [ -n "$HAVE_KVM" ] && { selected io || selected start; }; then
+		echo "N: $N port writes per I/O run, median of $IO_RUNS; start-to-exit median of $START_RUNS"
+	fi
+	if selected io; then
+		if [ -n "$HAVE_KVM" ]; then
+			r_bare=$(calc "$HVWB_RATE / $BARE_RATE")
+			r_qemu=$(calc "$HVWB_RATE / $QEMU_RATE")
+			echo "io-exits: hvwb $(fmt_rate "$HVWB_RATE")/s, bare $(fmt_rate "$BARE_RATE")/s" \
+				"($(fmt_x "$r_bare")x), qemu $(fmt_rate "$QEMU_RATE")/s ($(fmt_x "$r_qemu")x)"
+		else
+			echo "io-exits: $NO_KVM"
+		fi
+	fi
+	if selected start; then
+		if [ -n "$HAVE_KVM" ]; then
+			r_start=$(calc "$HVWB_START / $QEMU_START")
+			echo "start-to-exit: hvwb $(fmt_ms "$HVWB_START") ms, qemu $(fmt_ms "$QEMU_START") ms" \
+				"($(fmt_x "$r_start")x), bare $(fmt_ms "$BARE_START") ms"
+		else
+			echo "start-to-exit: $NO_KVM"
+		fi
+	fi
+	selected gdb && echo "$GDB_STEP_LINE"
+	if [ -n "$HAVE_KVM" ] && { selected io || selected start || selected gdb; }; then
+		echo "goals: io-exits hvwb/bare >= 0.9x, hvwb/qemu >= 2x; start-to-exit hvwb/qemu <= 0.2x;" \
+			"gdb stepi hvwb/qemu >= 2x"
+	fi
+	selected snapshot && echo "$SNAP_LINES"
+	if selected step; then
+		if [ -n "$HAVE_KVM" ]; then summary_step; else echo "single-step: $NO_KVM"; fi
+	fi
+	selected tui && echo "$TUI_LINE"
+	selected linux && echo "$LINUX_LINE"
+	selected soft && echo "$SOFT_LINES"
+	return 0
 }
 
 main() {
+	pick_sections "$@"
 	check_tools
-	echo "== hvwb benchmarks (N=$N), log of every run in $LOG"
-	check_qemu
+	echo "== hvwb benchmarks (N=$N; sections: $(echo $SECTIONS)), log of every run in $LOG"
+	[ -n "$HAVE_KVM" ] || echo "no usable /dev/kvm for $(id -un): the kvm sections are skipped, soft runs"
+	if [ -n "$HAVE_KVM" ] && { selected io || selected start; }; then
+		check_qemu
+	fi
 
-	echo "-- 1. port-I/O exits per second, counter guest, N=$N"
-	bench_io
-	echo "bare KVM_RUN loop:   $(fmt_rate "$BARE_RATE") exits/s (clock around the loop)"
-	echo "hvwb:                $(fmt_rate "$HVWB_RATE") exits/s (vm:stats().run_time);" \
-		"whole process $(fmt_ms "$HVWB_IO_WALL") ms = $(fmt_rate "$(calc "$N / ($HVWB_IO_WALL / 1e6)")") exits/s"
-	echo "qemu $QEMU_MACHINE: $(fmt_rate "$QEMU_RATE") exits/s" \
-		"(N/(t(N) - t(0)), t(N) $(fmt_ms "$QEMU_TN") ms, t(0) $(fmt_ms "$QEMU_T0") ms)"
+	if section io "1. port-I/O exits per second, counter guest, N=$N"; then
+		bench_io
+		echo "bare KVM_RUN loop:   $(fmt_rate "$BARE_RATE") exits/s (clock around the loop)"
+		echo "hvwb:                $(fmt_rate "$HVWB_RATE") exits/s (vm:stats().run_time);" \
+			"whole process $(fmt_ms "$HVWB_IO_WALL") ms = $(fmt_rate "$(calc "$N / ($HVWB_IO_WALL / 1e6)")") exits/s"
+		echo "qemu $QEMU_MACHINE: $(fmt_rate "$QEMU_RATE") exits/s" \
+			"(N/(t(N) - t(0)), t(N) $(fmt_ms "$QEMU_TN") ms, t(0) $(fmt_ms "$QEMU_T0") ms)"
+	fi
 
-	echo "-- 2. process start to guest exit, N=0"
-	bench_start
-	echo "hvwb -e: $(fmt_ms "$HVWB_START") ms, qemu: $(fmt_ms "$QEMU_START") ms," \
-		"bare_kvm: $(fmt_ms "$BARE_START") ms"
+	if section start "2. process start to guest exit, N=0"; then
+		bench_start
+		echo "hvwb -e: $(fmt_ms "$HVWB_START") ms, qemu: $(fmt_ms "$QEMU_START") ms," \
+			"bare_kvm: $(fmt_ms "$BARE_START") ms"
+	fi
 
-	echo "-- 3. snapshot to file, restore and clone, VMs of 256 MiB and 1 GiB that touched 16 MiB"
-	bench_snapshot
-	echo "$SNAP_LINES"
+	SNAP_LINES="snapshot: $NO_KVM"
+	if section snapshot "3. snapshot to file, restore and clone, VMs of 256 MiB and 1 GiB that touched 16 MiB"; then
+		bench_snapshot
+		echo "$SNAP_LINES"
+	fi
 
-	echo "-- 4. single-step, step loop (inc ax; jmp short -3), no I/O"
-	bench_step
+	if section step "4. single-step, step loop (inc ax; jmp short -3), no I/O"; then
+		bench_step
+	fi
 
-	echo "-- 5. gdb stepi through the gdb stub vs QEMU's (bench/gdb_step.sh)"
-	GDB_STEP_LINE=$(HVWB="$HVWB" BENCH_QEMU="$QEMU" bench/gdb_step.sh) || GDB_STEP_LINE="gdb stepi: the run failed"
-	echo "$GDB_STEP_LINE"
+	GDB_STEP_LINE="gdb stepi: $NO_KVM"
+	if section gdb "5. gdb stepi through the gdb stub vs QEMU's (bench/gdb_step.sh)"; then
+		GDB_STEP_LINE=$(HVWB="$HVWB" BENCH_QEMU="$QEMU" bench/gdb_step.sh) || GDB_STEP_LINE="gdb stepi: the run failed"
+		echo "$GDB_STEP_LINE"
+	fi
 
-	echo "-- 6. the dashboard watching running VMs at 4 Hz (bench/tui_cost.sh)"
-	HVWB="$HVWB" bench/tui_cost.sh | tee "$OUT/tui_cost.txt" || true
-	TUI_LINE=$(tail -1 "$OUT/tui_cost.txt")
-	[[ $TUI_LINE == tui-cost:* ]] || TUI_LINE="tui-cost: the run failed (see above)"
-	echo "-- 7. Linux: process start to the kernel's first serial line (bench/linux_boot.sh)"
-	LINUX_LINE=$(HVWB="$HVWB" BENCH_QEMU="$QEMU" bench/linux_boot.sh "${BENCH_LINUX_RUNS:-3}" 2>>"$LOG") ||
-		LINUX_LINE="linux-boot: the run failed (see $LOG)"
-	echo "$LINUX_LINE"
+	TUI_LINE="tui-cost: $NO_KVM"
+	if section tui "6. the dashboard watching running VMs at 4 Hz (bench/tui_cost.sh)"; then
+		HVWB="$HVWB" bench/tui_cost.sh | tee "$OUT/tui_cost.txt" || true
+		TUI_LINE=$(tail -1 "$OUT/tui_cost.txt")
+		[[ $TUI_LINE == tui-cost:* ]] || TUI_LINE="tui-cost: the run failed (see above)"
+	fi
+
+	LINUX_LINE="linux-boot: $NO_KVM"
+	if section linux "7. Linux: process start to the kernel's first serial line (bench/linux_boot.sh)"; then
+		LINUX_LINE=$(HVWB="$HVWB" BENCH_QEMU="$QEMU" bench/linux_boot.sh "${BENCH_LINUX_RUNS:-3}" 2>>"$LOG") ||
+			LINUX_LINE="linux-boot: the run failed (see $LOG)"
+		echo "$LINUX_LINE"
+	fi
+
+	if section soft "soft. the soft accelerator against QEMU TCG (bench/soft.sh)"; then
+		rm -f "$OUT/soft_summary.txt"
+		HVWB="$HVWB" BENCH_QEMU="$QEMU" COUNTER="$COUNTER" bench/soft.sh ||
+			echo "bench soft: the run failed"
+		SOFT_LINES=$(cat "$OUT/soft_summary.txt" 2>/dev/null) ||
+			SOFT_LINES="soft: the run failed (see above)"
+	fi
 
 	echo "-- summary (also in $OUT/summary.txt)"
 	summary | tee "$OUT/summary.txt"

@@ -6,6 +6,7 @@
 -- what is measured. AX must grow by the number of `inc ax` executed, so a step that did
 -- not execute exactly one instruction cannot go unnoticed.
 -- Usage: build/hvwb --no-startup bench/step.lua S IMAGE
+-- (on the accelerator of --accel / HVWB_ACCEL; bench/soft.sh runs it with --accel soft)
 local s = math.tointeger(tonumber(arg[1] or ""))
 local image = arg[2]
 if not s or s < 1 or not image then
@@ -41,7 +42,7 @@ local function check(label, k)
 end
 
 local function report(label, t)
-  print(("hvwb %s: S=%d time=%.6f s rate=%.0f steps/s"):format(label, s, t, s / t))
+  print(("hvwb %s: accel=%s S=%d time=%.6f s rate=%.0f steps/s"):format(label, vm.accel, s, t, s / t))
 end
 
 vm.rax = 0

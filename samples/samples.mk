@@ -13,7 +13,8 @@ SAMPLE_OBJCOPY := objcopy
 
 SAMPLE_BOOT    := boot16 triple halt echo
 SAMPLE_TARGETS := $(SAMPLE_BOOT:%=$(SAMPLE_OUT)/%.bin) $(SAMPLE_OUT)/counter.bin \
-		  $(SAMPLE_OUT)/mb32.elf $(SAMPLE_OUT)/hello64.elf $(SAMPLE_OUT)/devtest.elf
+		  $(SAMPLE_OUT)/mb32.elf $(SAMPLE_OUT)/hello64.elf $(SAMPLE_OUT)/devtest.elf \
+		  $(SAMPLE_OUT)/loop.elf
 
 SAMPLE_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
 		  -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
@@ -72,6 +73,10 @@ $(SAMPLE_OUT)/hello64.elf: $(SAMPLE_OBJ)/64/hello64_entry.o $(SAMPLE_OBJ)/64/hel
 		$(filter %.o,$^)
 
 $(SAMPLE_OUT)/devtest.elf: $(SAMPLE_OBJ)/devtest.o $(SAMPLE_DIR)/kernel.ld
+	$(SAMPLE_LD) -m elf_i386 $(SAMPLE_LDFLAGS) -T $(SAMPLE_DIR)/kernel.ld -o $@ $<
+
+# The soft CPU's compute benchmark (bench/soft.sh): 32-bit multiboot, inc/cmp/jne N times.
+$(SAMPLE_OUT)/loop.elf: $(SAMPLE_OBJ)/loop.o $(SAMPLE_DIR)/kernel.ld
 	$(SAMPLE_LD) -m elf_i386 $(SAMPLE_LDFLAGS) -T $(SAMPLE_DIR)/kernel.ld -o $@ $<
 
 -include $(wildcard $(SAMPLE_OBJ)/*.d $(SAMPLE_OBJ)/*/*.d)
