@@ -197,6 +197,8 @@ struct accel_vcpu {
 	bool step_exit_pending;      /* single-step exit owed after an I/O exit */
 	int poll_countdown;          /* instructions until the timers are polled */
 	bool repeat;                 /* a rep instruction yielded: run it again */
+	bool trap_now;               /* single-step trap right after this instruction (sysret) */
+	bool no_trap;                /* no single-step trap after this one (syscall clearing TF) */
 	bool bp_skip;                /* the exec breakpoint at rip already exited */
 	bool resume_one;             /* immediate_exit: finish the pending insn only */
 	uint64_t insn_count;

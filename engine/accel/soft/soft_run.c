@@ -377,7 +377,12 @@ int soft_retire(struct accel_vcpu *c, bool tf)
 		debug_exit(c, 0x4000);
 		return 0;
 	}
-	if (tf) {
+	if (c->no_trap) { /* syscall masked TF: no single-step trap in the kernel */
+		c->no_trap = false;
+		tf = false;
+	}
+	if (tf || c->trap_now) {
+		c->trap_now = false;
 		c->dr6 |= 0x4000;
 		deliver_event(c, EXC_DB, INT_EXC);
 	}

@@ -307,6 +307,8 @@ static void sse_ops(struct accel_vcpu *c, struct soft_insn *i)
 
 void soft_exec_sse(struct accel_vcpu *c, struct soft_insn *i)
 {
+	if (i->map == 2 && i->op == 0x82 && i->pfx66)
+		soft_ud(c); /* invpcid: not on this CPU (no PCID in CPUID) */
 	if (i->map != 1)
 		soft_emul_fail(c);
 	if (i->op == 0xae) {

@@ -178,6 +178,9 @@ static void group7(struct accel_vcpu *c, struct soft_insn *i)
 			c->r[R_DX] = c->xcr0 >> 32;
 			return;
 		case 0xd1: xsetbv(c); return;
+		case 0xc1: case 0xd9: /* vmcall, vmmcall: KVM's answer to an unknown hypercall */
+			c->r[R_AX] = c->cpl ? (uint64_t)-1 /* -KVM_EPERM */ : (uint64_t)-1000 /* -KVM_ENOSYS */;
+			return;
 		case 0xf8:
 			if (!c->mode64)
 				soft_ud(c);
@@ -294,6 +297,7 @@ static void fast_calls(struct accel_vcpu *c, struct soft_insn *i)
 		c->seg[S_CS] = flat(base, true, 0, lm);
 		c->seg[S_SS] = flat(base + 8, false, 0, false);
 		c->cpl = 0;
+		c->no_trap = !(c->rflags & F_TF);
 		break;
 	case 0x07: /* sysret */
 		if (!(c->efer & EFER_SCE))
@@ -314,6 +318,8 @@ static void fast_calls(struct accel_vcpu *c, struct soft_insn *i)
 			soft_set_flags(c, (c->r[11] & 0x3c7fd7) | 2);
 		else
 			soft_set_flags(c, f | F_IF);
+		/* a sysret that sets TF traps at once, before the next instruction */
+		c->trap_now = c->rflags & F_TF;
 		c->seg[S_SS].selector = (base + 8) | 3;
 		c->seg[S_SS].dpl = 3;
 		c->seg[S_SS].unusable = 0;
