@@ -165,6 +165,7 @@ struct accel_vcpu {
 	int mp_state;
 	bool nmi_pending, nmi_masked;
 	int shadow;                  /* instructions left in the sti/mov ss shadow */
+	bool ss_shadow;              /* that shadow is a mov ss / pop ss one */
 	bool exc_pending;            /* vcpu_events' pending exception */
 	uint8_t exc_vec;
 	bool exc_has_err;

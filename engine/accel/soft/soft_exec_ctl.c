@@ -103,7 +103,7 @@ static void push_pop_seg(struct accel_vcpu *c, struct soft_insn *i)
 	soft_load_seg(c, seg, sel);
 	soft_pop(c, size);
 	if (seg == S_SS)
-		c->shadow = 2;
+		c->shadow = 2, c->ss_shadow = true;
 }
 
 static void pusha_popa(struct accel_vcpu *c, struct soft_insn *i)

@@ -18,7 +18,7 @@ static void seg_loads(struct accel_vcpu *c, struct soft_insn *i)
 			soft_ud(c);
 		soft_load_seg(c, s, soft_rm_get(c, i, 2));
 		if (s == S_SS)
-			c->shadow = 2;
+			c->shadow = 2, c->ss_shadow = true;
 		return;
 	}
 	if (!i->mem || (i->map == 0 && c->mode64))

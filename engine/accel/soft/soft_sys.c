@@ -64,7 +64,7 @@ static void flag_ops(struct accel_vcpu *c, struct soft_insn *i)
 		if ((c->cr0 & CR0_PE) && c->cpl > iopl)
 			soft_gp(c, 0);
 		if (!(f & F_IF))
-			c->shadow = 2;
+			c->shadow = 2, c->ss_shadow = false;
 		f |= F_IF;
 		break;
 	}
