@@ -438,7 +438,10 @@ void soft_iret(struct accel_vcpu *c, int osz)
 	uint64_t rip = soft_stack_peek(c, osz, 0);
 	uint16_t sel = soft_stack_peek(c, osz, osz);
 	uint64_t fl = soft_stack_peek(c, osz, 2 * osz);
-	c->nmi_masked = false;
+	if (c->nmi_masked) { /* iret unmasks NMIs: a pending one goes next */
+		c->nmi_masked = false;
+		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
+	}
 	if (!(c->cr0 & CR0_PE)) {
 		rip &= soft_mask(osz);
 		if (rip > c->seg[S_CS].limit)
