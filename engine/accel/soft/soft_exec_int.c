@@ -346,7 +346,8 @@ void soft_exec_int2(struct accel_vcpu *c, struct soft_insn *i)
 	case 0xc0: case 0xc1: {
 		struct alu_ctx a = { 0, size, soft_reg_get(c, i, i->reg, size) };
 		uint64_t old = rmw(c, i, size, xadd_f, &a, false);
-		soft_reg_set(c, i, i->reg, size, old);
+		if (i->mem || i->rm != i->reg) /* xadd r, r: the sum wins */
+			soft_reg_set(c, i, i->reg, size, old);
 		return;
 	}
 	}

@@ -71,6 +71,71 @@ static void flag_ops(struct accel_vcpu *c, struct soft_insn *i)
 	soft_set_flags(c, f);
 }
 
+static void set_al(struct accel_vcpu *c, uint64_t al)
+{
+	c->r[R_AX] = (c->r[R_AX] & ~0xffull) | (al & 0xff);
+}
+
+/* daa, das, aaa, aas, aam, aad, salc: the decimal-arithmetic leftovers. */
+static void bcd(struct accel_vcpu *c, struct soft_insn *i)
+{
+	if (c->mode64)
+		soft_ud(c);
+	uint64_t f = soft_get_flags(c);
+	unsigned al = c->r[R_AX] & 0xff, ah = (c->r[R_AX] >> 8) & 0xff;
+	bool cf = f & F_CF, af = f & F_AF;
+	switch (i->op) {
+	case 0x27: case 0x2f: { /* daa, das */
+		bool sub = i->op == 0x2f, ncf = false;
+		unsigned v = al;
+		if ((al & 0xf) > 9 || af) {
+			ncf = cf || (sub ? al < 6 : al + 6 > 0xff);
+			v = sub ? v - 6 : v + 6;
+			af = true;
+		} else {
+			af = false;
+		}
+		if (al > 0x99 || cf) {
+			v = sub ? v - 0x60 : v + 0x60;
+			ncf = true;
+		} else if (!sub) {
+			ncf = false; /* daa clears CF here, das keeps it */
+		}
+		set_al(c, v);
+		soft_set_szp(c, 1, v, ncf ? F_CF : 0);
+		c->rflags = (c->rflags & ~(uint64_t)F_AF) | (af ? F_AF : 0);
+		return;
+	}
+	case 0x37: case 0x3f: { /* aaa, aas */
+		bool adj = (al & 0xf) > 9 || af;
+		uint64_t ax = c->r[R_AX] & 0xffff;
+		if (adj)
+			ax = i->op == 0x37 ? ax + 0x106 : ((ax - 6) & 0xff) | ((((ax >> 8) - 1) & 0xff) << 8);
+		ax = (ax & 0xff00) | (ax & 0xf);
+		c->r[R_AX] = (c->r[R_AX] & ~0xffffull) | (ax & 0xffff);
+		soft_set_szp(c, 1, ax, adj ? F_CF : 0);
+		c->rflags = (c->rflags & ~(uint64_t)F_AF) | (adj ? F_AF : 0);
+		return;
+	}
+	case 0xd4: /* aam */
+		if ((i->imm & 0xff) == 0)
+			soft_raise(c, EXC_DE, false, 0);
+		ah = al / (i->imm & 0xff);
+		al = al % (i->imm & 0xff);
+		c->r[R_AX] = (c->r[R_AX] & ~0xffffull) | (ah << 8) | al;
+		soft_set_szp(c, 1, al, 0);
+		return;
+	case 0xd5: /* aad */
+		al = (al + ah * (i->imm & 0xff)) & 0xff;
+		c->r[R_AX] = (c->r[R_AX] & ~0xffffull) | al;
+		soft_set_szp(c, 1, al, 0);
+		return;
+	default: /* salc */
+		set_al(c, cf ? 0xff : 0);
+		return;
+	}
+}
+
 void soft_exec_sys1(struct accel_vcpu *c, struct soft_insn *i)
 {
 	switch (i->op) {
@@ -83,8 +148,9 @@ void soft_exec_sys1(struct accel_vcpu *c, struct soft_insn *i)
 		c->mp_state = KVM_MP_STATE_HALTED;
 		c->exit_block = true;
 		return;
-	case 0xd4: case 0xd5: case 0x27: case 0x2f: case 0x37: case 0x3f:
-		soft_emul_fail(c);
+	case 0xd4: case 0xd5: case 0xd6: case 0x27: case 0x2f: case 0x37: case 0x3f:
+		bcd(c, i);
+		return;
 	}
 	flag_ops(c, i);
 }
