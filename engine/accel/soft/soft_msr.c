@@ -82,7 +82,10 @@ bool soft_wrmsr(struct accel_vcpu *c, uint32_t msr, uint64_t v)
 	struct irqchip *chip = c->vm->chip;
 	switch (msr) {
 	case 0x10: c->tsc_offset += (int64_t)(v - soft_tsc(c)); return true;
-	case 0x1b: return irqchip_set_apic_base(chip, c->index, v);
+	case 0x1b:
+		if (v & (1u << 10))
+			return false; /* x2APIC mode: not in this CPU's CPUID */
+		return irqchip_set_apic_base(chip, c->index, v);
 	case 0x3b: return true;
 	case 0x17a: return v == 0;
 	case 0x174: c->sysenter_cs = v & 0xffff; return true;
@@ -199,6 +202,8 @@ void soft_cpuid(struct accel_vcpu *c, uint32_t fn, uint32_t sub, uint32_t out[4]
 		out[2] &= ~(1u << 27);
 		if (c->cr4 & CR4_OSXSAVE)
 			out[2] |= 1u << 27;
+		if (!(irqchip_get_apic_base(c->vm->chip, c->index) & 0x800))
+			out[3] &= ~(1u << 9); /* a disabled APIC leaves CPUID */
 		if (!t)
 			out[1] |= (uint32_t)c->index << 24;
 	}
