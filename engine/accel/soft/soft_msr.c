@@ -31,6 +31,7 @@ bool soft_rdmsr(struct accel_vcpu *c, uint32_t msr, uint64_t *v)
 	case 0x10: *v = soft_tsc(c); return true;
 	case 0x1b: *v = irqchip_get_apic_base(chip, c->index); return true;
 	case 0x3b: *v = 0; return true; /* TSC_ADJUST */
+	case 0x8b: *v = 0; return true; /* BIOS_SIGN_ID: microcode revision 0 */
 	case 0xfe: *v = 0x508; return true; /* MTRRcap: 8 variable, fixed, WC */
 	case 0x179: *v = 0; return true;     /* MCG_CAP: no machine-check banks */
 	case 0x17a: *v = 0; return true;     /* MCG_STATUS */
@@ -87,6 +88,7 @@ bool soft_wrmsr(struct accel_vcpu *c, uint32_t msr, uint64_t v)
 			return false; /* x2APIC mode: not in this CPU's CPUID */
 		return irqchip_set_apic_base(chip, c->index, v);
 	case 0x3b: return true;
+	case 0x8b: return true;
 	case 0x17a: return v == 0;
 	case 0x174: c->sysenter_cs = v & 0xffff; return true;
 	case 0x175: if (!canonical(v)) return false; c->sysenter_esp = v; return true;
