@@ -149,11 +149,14 @@ static int build(struct kvm_cpuid_entry2 *e)
 			1u << 11 | 1u << 12 | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 19 |
 			1u << 23 | 1u << 24 | 1u << 25 | 1u << 26;
 	uint32_t ecx1 = 1u << 13 | 1u << 23 | 1u << 24 | 1u << 26 | 1u << 31;
-	leaf(&e[n++], 0, 0, false, 0xd, str4("Genu"), str4("ntel"), str4("ineI"));
+	leaf(&e[n++], 0, 0, false, 0x16, str4("Genu"), str4("ntel"), str4("ineI"));
 	leaf(&e[n++], 1, 0, false, SIG, 0x00010800, ecx1, edx1);
 	leaf(&e[n++], 7, 0, true, 0, 0, 0, 0);
 	leaf(&e[n++], 0xd, 0, true, 3, 576, 576, 0);
 	leaf(&e[n++], 0xd, 1, true, 0, 0, 0, 0);
+	/* the TSC counts at SOFT_TSC_HZ: say so (crystal = TSC), so guests need no calibration */
+	leaf(&e[n++], 0x15, 0, false, 1, 1, (uint32_t)SOFT_TSC_HZ, 0);
+	leaf(&e[n++], 0x16, 0, false, (uint32_t)(SOFT_TSC_HZ / 1000000), (uint32_t)(SOFT_TSC_HZ / 1000000), 0, 0);
 	leaf(&e[n++], 0x80000000, 0, false, 0x80000008, 0, 0, 0);
 	/* ecx LAHF-LM; edx SYSCALL NX 1G-pages RDTSCP LM */
 	leaf(&e[n++], 0x80000001, 0, false, 0, 0, 1u << 0,
