@@ -197,6 +197,7 @@ struct accel_vcpu {
 	struct soft_insn *cur;       /* the instruction running (for failures) */
 	bool step_exit_pending;      /* single-step exit owed after an I/O exit */
 	int poll_countdown;          /* instructions until the timers are polled */
+	unsigned pauses;             /* pause instructions (every 16th yields the host CPU) */
 	bool repeat;                 /* a rep instruction yielded: run it again */
 	bool trap_now;               /* single-step trap right after this instruction (sysret) */
 	bool no_trap;                /* no single-step trap after this one (syscall clearing TF) */
