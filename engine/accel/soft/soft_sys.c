@@ -211,6 +211,9 @@ static void load_ldt_tr(struct accel_vcpu *c, uint16_t sel, bool tr)
 	}
 }
 
+static void verify(struct accel_vcpu *c, struct soft_insn *i, bool write);
+static void lar_lsl(struct accel_vcpu *c, struct soft_insn *i);
+
 static void group6(struct accel_vcpu *c, struct soft_insn *i)
 {
 	if (!(c->cr0 & CR0_PE) || (c->rflags & F_VM))
@@ -220,7 +223,71 @@ static void group6(struct accel_vcpu *c, struct soft_insn *i)
 	case 1: soft_rm_set(c, i, i->mem ? 2 : i->osz, c->tr.selector); return;
 	case 2: load_ldt_tr(c, soft_rm_get(c, i, 2), false); return;
 	case 3: load_ldt_tr(c, soft_rm_get(c, i, 2), true); return;
-	default: soft_emul_fail(c); /* verr/verw */
+	case 4: case 5: verify(c, i, (i->reg & 7) == 5); return;
+	default: soft_ud(c);
+	}
+}
+
+/* The descriptor `sel` names if it is visible at this CPL/RPL (for verr,
+ * verw, lar, lsl), else false. Never faults on the selector itself. */
+static bool visible_desc(struct accel_vcpu *c, uint16_t sel, uint64_t *d)
+{
+	uint64_t base = (sel & 4) ? c->ldt.base : c->gdt.base;
+	uint64_t limit = (sel & 4) ? c->ldt.limit : c->gdt.limit;
+	if (!(sel & 0xfffc) || ((sel & 4) && c->ldt.unusable) || (uint64_t)(sel & ~7u) + 7 > limit)
+		return false;
+	*d = soft_lin_read_sys(c, base + (sel & ~7u), 8);
+	int dpl = (*d >> 45) & 3, type = (*d >> 40) & 15;
+	bool conforming_code = ((*d >> 44) & 1) && (type & 0xc) == 0xc;
+	int need = c->cpl > (sel & 3) ? c->cpl : (sel & 3);
+	return conforming_code || dpl >= need;
+}
+
+static void set_zf(struct accel_vcpu *c, bool zf)
+{
+	soft_flags_materialize(c);
+	c->rflags = (c->rflags & ~(uint64_t)F_ZF) | (zf ? F_ZF : 0);
+}
+
+/* verr / verw: ZF says whether the segment could be read / written. */
+static void verify(struct accel_vcpu *c, struct soft_insn *i, bool write)
+{
+	uint64_t d;
+	uint16_t sel = soft_rm_get(c, i, 2);
+	bool ok = visible_desc(c, sel, &d) && ((d >> 44) & 1);
+	int type = (d >> 40) & 15;
+	if (ok)
+		ok = write ? !(type & 8) && (type & 2) : !(type & 8) || (type & 2);
+	set_zf(c, ok);
+}
+
+/* lar (0f 02) and lsl (0f 03). */
+static void lar_lsl(struct accel_vcpu *c, struct soft_insn *i)
+{
+	if (!(c->cr0 & CR0_PE) || (c->rflags & F_VM))
+		soft_ud(c);
+	uint64_t d;
+	uint16_t sel = soft_rm_get(c, i, 2);
+	bool ok = visible_desc(c, sel, &d);
+	int type = (d >> 40) & 15;
+	if (ok && !((d >> 44) & 1)) { /* system descriptors: LDT, TSS, and for lar gates */
+		bool lm = c->efer & EFER_LMA;
+		static const uint16_t lar_ok = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 9 | 1u << 11 | 1u << 12;
+		static const uint16_t lsl_ok = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 9 | 1u << 11;
+		static const uint16_t lm_ok = 1u << 2 | 1u << 9 | 1u << 11;
+		uint16_t allowed = lm ? lm_ok | (i->op == 0x02 ? 1u << 12 : 0) : i->op == 0x02 ? lar_ok : lsl_ok;
+		ok = (allowed >> type) & 1;
+	}
+	set_zf(c, ok);
+	if (!ok)
+		return;
+	if (i->op == 0x02) {
+		soft_reg_set(c, i, i->reg, i->osz == 2 ? 2 : 4, (d >> 32) & 0x00f0ff00);
+	} else {
+		uint64_t limit = (d & 0xffff) | ((d >> 32) & 0xf0000);
+		if ((d >> 55) & 1)
+			limit = (limit << 12) | 0xfff;
+		soft_reg_set(c, i, i->reg, i->osz == 2 ? 2 : 4, limit);
 	}
 }
 
@@ -434,6 +501,7 @@ void soft_exec_sys2(struct accel_vcpu *c, struct soft_insn *i)
 	uint32_t out[4];
 	switch (i->op) {
 	case 0x00: group6(c, i); return;
+	case 0x02: case 0x03: lar_lsl(c, i); return;
 	case 0x01: group7(c, i); return;
 	case 0x05: case 0x07: case 0x34: case 0x35: fast_calls(c, i); return;
 	case 0x06:
