@@ -150,7 +150,7 @@ struct accel_vcpu {
 	uint64_t rflags;             /* arithmetic bits valid only when cc_op == CC_NONE */
 	enum soft_ccop cc_op;
 	uint8_t cc_size;
-	uint64_t cc_res, cc_a, cc_b, cc_cf;
+	uint64_t cc_res, cc_a, cc_b, cc_cf; /* cc_res masked to cc_size */
 	struct kvm_segment seg[6], tr, ldt;
 	struct kvm_dtable gdt, idt;
 	uint64_t cr0, cr2, cr3, cr4, efer, xcr0;
@@ -289,10 +289,8 @@ static inline bool soft_cf(struct accel_vcpu *c)
 
 static inline bool soft_cond(struct accel_vcpu *c, int cc)
 {
-	if ((cc >> 1) == 2 && c->cc_op != CC_NONE) { /* jz/jnz: the result alone */
-		uint64_t mask = c->cc_size == 8 ? ~0ull : (1ull << (c->cc_size * 8)) - 1;
-		return ((c->cc_res & mask) == 0) ^ (cc & 1);
-	}
+	if ((cc >> 1) == 2 && c->cc_op != CC_NONE) /* jz/jnz: cc_res is kept masked */
+		return (c->cc_res == 0) ^ (cc & 1);
 	return soft_cond_slow(c, cc);
 }
 void soft_flags_materialize(struct accel_vcpu *c);
