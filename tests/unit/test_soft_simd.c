@@ -1,6 +1,7 @@
-/* test_soft_simd: differential test of the soft CPU's SSE2 integer
- * instructions against the host: each case runs one instruction on XMM0
- * (destination), XMM1 (source) and RAX with random lanes, natively and in a
+/* test_soft_simd: differential test of the soft CPU's SSE/SSE2 integer and
+ * floating-point instructions against the host: each case runs one instruction on XMM0
+ * (destination), XMM1 (source) and RAX with random lanes (for the floating-
+ * point ones: NaNs, infinities and denormals among them), natively and in a
  * long-mode guest (XMM state in and out through get/set_fpu), and compares
  * XMM0, XMM1 and RAX. */
 #include <unistd.h>
@@ -43,7 +44,22 @@
 	T(movhlps, "movhlps %xmm1, %xmm0") T(movlhps, "movlhps %xmm1, %xmm0") \
 	T(pxor, "pxor %xmm1, %xmm0") T(pand, "pand %xmm1, %xmm0") T(pandn, "pandn %xmm1, %xmm0") \
 	T(por, "por %xmm1, %xmm0") T(movd, "movd %eax, %xmm0") T(movq_r, "movq %xmm1, %rax") \
-	T(movq_x, "movq %xmm1, %xmm0") T(movdqa, "movdqa %xmm1, %xmm0") T(movss, "movss %xmm1, %xmm0")
+	T(movq_x, "movq %xmm1, %xmm0") T(movdqa, "movdqa %xmm1, %xmm0") T(movss, "movss %xmm1, %xmm0") \
+	T(addps, "addps %xmm1, %xmm0") T(addpd, "addpd %xmm1, %xmm0") T(addss, "addss %xmm1, %xmm0") \
+	T(addsd, "addsd %xmm1, %xmm0") T(mulps, "mulps %xmm1, %xmm0") T(subsd, "subsd %xmm1, %xmm0") \
+	T(divps, "divps %xmm1, %xmm0") T(divsd, "divsd %xmm1, %xmm0") T(minps, "minps %xmm1, %xmm0") \
+	T(maxsd, "maxsd %xmm1, %xmm0") T(sqrtps, "sqrtps %xmm1, %xmm0") T(sqrtsd, "sqrtsd %xmm1, %xmm0") \
+	T(cvtps2pd, "cvtps2pd %xmm1, %xmm0") T(cvtpd2ps, "cvtpd2ps %xmm1, %xmm0") \
+	T(cvtss2sd, "cvtss2sd %xmm1, %xmm0") T(cvtsd2ss, "cvtsd2ss %xmm1, %xmm0") \
+	T(cvtdq2ps, "cvtdq2ps %xmm1, %xmm0") T(cvtps2dq, "cvtps2dq %xmm1, %xmm0") \
+	T(cvttps2dq, "cvttps2dq %xmm1, %xmm0") T(cvttpd2dq, "cvttpd2dq %xmm1, %xmm0") \
+	T(cvtdq2pd, "cvtdq2pd %xmm1, %xmm0") T(cvtpd2dq, "cvtpd2dq %xmm1, %xmm0") \
+	T(cvtsi2sdq, "cvtsi2sdq %rax, %xmm0") T(cvtsi2ssl, "cvtsi2ssl %eax, %xmm0") \
+	T(cvttsd2siq, "cvttsd2si %xmm1, %rax") T(cvtsd2sil, "cvtsd2si %xmm1, %eax") \
+	T(cvttss2sil, "cvttss2si %xmm1, %eax") T(cvtss2siq, "cvtss2si %xmm1, %rax") \
+	T(ucomisd, "ucomisd %xmm1, %xmm0; lahf") T(comiss, "comiss %xmm1, %xmm0; lahf") \
+	T(cmpltps, "cmpltps %xmm1, %xmm0") T(cmpunordsd, "cmpunordsd %xmm1, %xmm0") \
+	T(cmpordpd, "cmpordpd %xmm1, %xmm0") T(cmpneqss, "cmpneqss %xmm1, %xmm0")
 SIMD_CASES
 #undef T
 #define T(id, insn) { insn, sn_##id, sb_##id, se_##id },

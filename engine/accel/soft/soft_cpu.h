@@ -352,6 +352,7 @@ void soft_exec_sys2(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_sse(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_x87(struct accel_vcpu *c, struct soft_insn *i);
 bool soft_simd(struct accel_vcpu *c, struct soft_insn *i);
+bool soft_ssefp(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_ctl(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_ctl2(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_int(struct accel_vcpu *c, struct soft_insn *i);

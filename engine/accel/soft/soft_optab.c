@@ -91,6 +91,7 @@ static soft_exec_fn two_byte(uint8_t op)
 	if ((op >= 0x18 && op <= 0x1f) || (op >= 0x20 && op <= 0x23))
 		return soft_exec_sys2;
 	if ((op >= 0x12 && op <= 0x17) || op == 0x50 || (op >= 0x60 && op <= 0x76) ||
+	    op == 0x2a || (op >= 0x2c && op <= 0x2f) || (op >= 0x51 && op <= 0x5f) || op == 0xc2 ||
 	    (op >= 0xc4 && op <= 0xc6) || op >= 0xd1)
 		return soft_exec_sse;
 	switch (op) {

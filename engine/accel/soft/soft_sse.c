@@ -305,6 +305,13 @@ static void sse_ops(struct accel_vcpu *c, struct soft_insn *i)
 	soft_emul_fail(c);
 }
 
+/* The opcodes soft_ssefp.c does (floating-point arithmetic, conversions). */
+static bool fp_op(uint8_t op)
+{
+	return op == 0x2a || (op >= 0x2c && op <= 0x2f) || op == 0x51 || (op >= 0x58 && op <= 0x5f) ||
+	       op == 0xc2 || op == 0xe6;
+}
+
 /* The opcodes soft_simd.c does (SSE2 integer, shuffles, movlps & co.). */
 static bool simd_op(uint8_t op)
 {
@@ -333,6 +340,11 @@ void soft_exec_sse(struct accel_vcpu *c, struct soft_insn *i)
 		if (!i->mem)
 			soft_ud(c);
 		soft_rm_set(c, i, i->osz, soft_reg_get(c, i, i->reg, i->osz));
+		return;
+	}
+	if (fp_op(i->op)) {
+		if (!soft_ssefp(c, i))
+			soft_emul_fail(c);
 		return;
 	}
 	if (simd_op(i->op)) {
