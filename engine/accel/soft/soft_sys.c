@@ -384,6 +384,11 @@ static void mov_cr_dr(struct accel_vcpu *c, struct soft_insn *i)
 	}
 	if (n > 7)
 		soft_ud(c);
+	if (c->dr7 & 0x2000) { /* DR7.GD: general detect, a #DB fault with DR6.BD */
+		c->dr7 &= ~0x2000ull;
+		c->dr6 = (c->dr6 & ~0xfull) | 0x2000;
+		soft_raise(c, EXC_DB, false, 0);
+	}
 	if ((n == 4 || n == 5) && !(c->cr4 & 8))
 		n += 2;
 	else if (n == 4 || n == 5)
