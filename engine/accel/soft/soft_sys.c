@@ -315,6 +315,11 @@ static void group7(struct accel_vcpu *c, struct soft_insn *i)
 			c->r[R_DX] = c->xcr0 >> 32;
 			return;
 		case 0xd1: xsetbv(c); return;
+		case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xd5: case 0xd6: case 0xee: case 0xef:
+		case 0xfc: case 0xfd:
+			/* monitor/mwait, clac/stac, xend/xtest, rd/wrpkru, clzero, rdpru: not in
+			 * this CPU's CPUID, so #UD as on a CPU without them */
+			soft_ud(c);
 		case 0xc1: case 0xd9: /* vmcall, vmmcall: KVM's answer to an unknown hypercall */
 			c->r[R_AX] = c->cpl ? (uint64_t)-1 /* -KVM_EPERM */ : (uint64_t)-1000 /* -KVM_ENOSYS */;
 			return;
