@@ -28,9 +28,12 @@ __asm__(".pushsection .rodata\n.code32\n"
 	"p_gate: mov (%esp), %eax\nout %eax, $0x90\nmov 4(%esp), %eax\nout %eax, $0x91\n"
 	"mov 8(%esp), %eax\nout %eax, $0x92\nmov 12(%esp), %eax\nout %eax, $0x93\n"
 	"mov 16(%esp), %eax\nout %eax, $0x9a\nmov %esp, %eax\nout %eax, $0x9b\nlret $4\np_gate_end:\n"
+	"p_verify: mov $0x10, %ecx\nverw %cx\nsetz %al\nout %al, $0xb0\nmov $0x08, %ecx\nverw %cx\nsetz %al\nout %al, $0xb1\n"
+	"verr %cx\nsetz %al\nout %al, $0xb2\nmov $0x38, %ecx\nlsl %ecx, %eax\nout %eax, $0xb3\nlar %ecx, %eax\nout %eax, $0xb4\n"
+	"mov $0x1234, %ecx\nlar %ecx, %eax\nsetz %al\nout %al, $0xb5\nmov $0x77, %al\nout %al, $0xf4\np_verify_end:\n"
 	".code64\n.popsection\n");
 extern const uint8_t p_common[], p_common_end[], p_limit[], p_limit_end[], p_down[], p_down_end[],
-	p_ring3[], p_ring3_end[], p_user[], p_user_end[], p_gate[], p_gate_end[];
+	p_ring3[], p_ring3_end[], p_user[], p_user_end[], p_gate[], p_gate_end[], p_verify[], p_verify_end[];
 
 static struct box b;
 
@@ -102,7 +105,7 @@ static void expect(const char *what, int code, const char *log)
 int main(void)
 {
 	char want[256];
-	tap_plan(3);
+	tap_plan(4);
 	box_new(&b, 4096);
 
 	setup(p_limit, p_limit_end);
@@ -122,6 +125,9 @@ int main(void)
 		 "o97:0 o90:%x o91:1b o92:1234 o93:17ffc o9a:23 o9b:27fec o95:23 o96:1b o94:18000 ",
 		 UCODE + 16);
 	expect("iret to ring 3 nulls DS; call gate to ring 0 switches stacks, copies the parameter; lret $4 returns", 0x77, want);
+	setup(p_verify, p_verify_end);
+	expect("verw/verr on data and code segments, lsl and lar, lar on a bad selector",
+	       0x77, "ob0:1 ob1:0 ob2:1 ob3:fff ob4:409300 ob5:0 ");
 	box_free(&b);
 	return tap_done();
 }

@@ -11,7 +11,7 @@ static void lazy(struct accel_vcpu *c, enum soft_ccop op, int size, uint64_t a, 
 	c->cc_size = size;
 	c->cc_a = a;
 	c->cc_b = b;
-	c->cc_res = res;
+	c->cc_res = res & soft_mask(size); /* kept masked: ZF is cc_res == 0 */
 }
 
 /* Group-1 operation `op` (0 add, 1 or, 2 adc, 3 sbb, 4 and, 5 sub, 6 xor,

@@ -235,6 +235,7 @@ int soft_exec_block(struct accel_vcpu *c)
 	if (!b)
 		return build(c, lin, key, mode);
 	c->exit_block = false;
+	c->rflags &= ~(uint64_t)F_RF;
 	for (;;) {
 		int last = b->n - 1;
 		for (int k = 0; k < last; k++) {

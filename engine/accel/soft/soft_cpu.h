@@ -150,7 +150,7 @@ struct accel_vcpu {
 	uint64_t rflags;             /* arithmetic bits valid only when cc_op == CC_NONE */
 	enum soft_ccop cc_op;
 	uint8_t cc_size;
-	uint64_t cc_res, cc_a, cc_b, cc_cf;
+	uint64_t cc_res, cc_a, cc_b, cc_cf; /* cc_res masked to cc_size */
 	struct kvm_segment seg[6], tr, ldt;
 	struct kvm_dtable gdt, idt;
 	uint64_t cr0, cr2, cr3, cr4, efer, xcr0;
@@ -165,6 +165,7 @@ struct accel_vcpu {
 	int mp_state;
 	bool nmi_pending, nmi_masked;
 	int shadow;                  /* instructions left in the sti/mov ss shadow */
+	bool ss_shadow;              /* that shadow is a mov ss / pop ss one */
 	bool exc_pending;            /* vcpu_events' pending exception */
 	uint8_t exc_vec;
 	bool exc_has_err;
@@ -196,7 +197,10 @@ struct accel_vcpu {
 	struct soft_insn *cur;       /* the instruction running (for failures) */
 	bool step_exit_pending;      /* single-step exit owed after an I/O exit */
 	int poll_countdown;          /* instructions until the timers are polled */
+	unsigned pauses;             /* pause instructions (every 16th yields the host CPU) */
 	bool repeat;                 /* a rep instruction yielded: run it again */
+	bool trap_now;               /* single-step trap right after this instruction (sysret) */
+	bool no_trap;                /* no single-step trap after this one (syscall clearing TF) */
 	bool bp_skip;                /* the exec breakpoint at rip already exited */
 	bool resume_one;             /* immediate_exit: finish the pending insn only */
 	uint64_t insn_count;
@@ -285,10 +289,8 @@ static inline bool soft_cf(struct accel_vcpu *c)
 
 static inline bool soft_cond(struct accel_vcpu *c, int cc)
 {
-	if ((cc >> 1) == 2 && c->cc_op != CC_NONE) { /* jz/jnz: the result alone */
-		uint64_t mask = c->cc_size == 8 ? ~0ull : (1ull << (c->cc_size * 8)) - 1;
-		return ((c->cc_res & mask) == 0) ^ (cc & 1);
-	}
+	if ((cc >> 1) == 2 && c->cc_op != CC_NONE) /* jz/jnz: cc_res is kept masked */
+		return (c->cc_res == 0) ^ (cc & 1);
 	return soft_cond_slow(c, cc);
 }
 void soft_flags_materialize(struct accel_vcpu *c);
@@ -349,6 +351,8 @@ void soft_exec_sys1(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_sys2(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_sse(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_x87(struct accel_vcpu *c, struct soft_insn *i);
+bool soft_simd(struct accel_vcpu *c, struct soft_insn *i);
+bool soft_ssefp(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_ctl(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_ctl2(struct accel_vcpu *c, struct soft_insn *i);
 void soft_exec_int(struct accel_vcpu *c, struct soft_insn *i);

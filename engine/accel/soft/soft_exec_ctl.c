@@ -103,7 +103,7 @@ static void push_pop_seg(struct accel_vcpu *c, struct soft_insn *i)
 	soft_load_seg(c, seg, sel);
 	soft_pop(c, size);
 	if (seg == S_SS)
-		c->shadow = 2;
+		c->shadow = 2, c->ss_shadow = true;
 }
 
 static void pusha_popa(struct accel_vcpu *c, struct soft_insn *i)
@@ -139,7 +139,6 @@ static void enter_leave(struct accel_vcpu *c, struct soft_insn *i)
 		return;
 	}
 	unsigned level = i->imm2 & 31;
-	uint64_t sp = c->r[R_SP];
 	uint64_t bp = c->r[R_BP];
 	soft_push(c, size, bp);
 	uint64_t frame = c->r[R_SP];
@@ -151,7 +150,6 @@ static void enter_leave(struct accel_vcpu *c, struct soft_insn *i)
 		soft_push(c, size, frame);
 	uint64_t nsp = (c->r[R_SP] - (i->imm & 0xffff)) & soft_mask(ss);
 	soft_linear(c, S_SS, nsp, 1, ACC_W); /* the new stack must be reachable */
-	(void)sp;
 	soft_reg_set(c, i, R_BP, size, frame);
 	set_sp(c, nsp);
 }
@@ -245,10 +243,8 @@ void soft_exec_ctl(struct accel_vcpu *c, struct soft_insn *i)
 	case 0x8f: {
 		int size = stack_osz(c, i);
 		uint64_t v = soft_stack_peek(c, size, 0);
-		uint64_t sp = c->r[R_SP];
-		soft_pop(c, size);     /* the address is computed with the new rSP */
-		soft_rm_set(c, i, size, v);
-		(void)sp;
+		soft_pop(c, size);     /* the address is computed with the new rSP; a */
+		soft_rm_set(c, i, size, v); /* fault restores rSP (c->insn_rsp) */
 		return;
 	}
 	case 0x9c:

@@ -3,6 +3,7 @@
  * cmov/setcc, xadd/cmpxchg, bswap, cbw/cwd, lahf/sahf, xlat. Memory
  * read-modify-writes go through soft_rmw, which makes `lock`ed ones (and
  * xchg) host atomics so several vCPUs stay correct. */
+#include <sched.h>
 #include <string.h>
 
 #include "engine/accel/soft/soft_cpu.h"
@@ -195,6 +196,8 @@ static void xchg_forms(struct accel_vcpu *c, struct soft_insn *i)
 		if (r == 0 && i->osz != 8) {  /* nop, pause; xchg eax,eax in 64-bit zero-extends */
 			if (i->osz == 4 && c->mode64 && i->has_rex)
 				c->r[0] = (uint32_t)c->r[0];
+			if (i->rep == 0xf3 && (++c->pauses & 15) == 0)
+				sched_yield(); /* a spin loop: let the vCPU it waits for run */
 			return;
 		}
 		uint64_t t = soft_reg_get(c, i, R_AX, i->osz);
@@ -346,7 +349,8 @@ void soft_exec_int2(struct accel_vcpu *c, struct soft_insn *i)
 	case 0xc0: case 0xc1: {
 		struct alu_ctx a = { 0, size, soft_reg_get(c, i, i->reg, size) };
 		uint64_t old = rmw(c, i, size, xadd_f, &a, false);
-		soft_reg_set(c, i, i->reg, size, old);
+		if (i->mem || i->rm != i->reg) /* xadd r, r: the sum wins */
+			soft_reg_set(c, i, i->reg, size, old);
 		return;
 	}
 	}

@@ -1,8 +1,9 @@
 /* soft_fast: specialised handlers for the instructions compute loops are
  * made of (register-register and register-immediate ALU operations, inc/dec
- * and mov on registers, jcc), chosen at decode time by soft_specialize. They
- * do what the general handlers do, minus the operand-form dispatch: the
- * differential test (test_soft_alu) runs through them too. */
+ * and mov on registers, jcc), chosen at decode time by soft_specialize. Each
+ * ALU handler is generated for one operation and one operand size, so the
+ * compiler folds the masks and the dispatch away. They do what the general
+ * handlers do; the differential tests (test_soft_alu) run through them. */
 #include "engine/accel/soft/soft_cpu.h"
 
 static inline void put(struct accel_vcpu *c, int r, int size, uint64_t v)
@@ -22,11 +23,12 @@ static inline void lazy(struct accel_vcpu *c, enum soft_ccop op, int size, uint6
 	c->cc_size = size;
 	c->cc_a = a;
 	c->cc_b = b;
-	c->cc_res = res;
+	c->cc_res = res & soft_mask(size);
 }
 
-/* Group-1 op on full-width registers; returns false if not one of ours. */
-static inline void alu(struct accel_vcpu *c, int op, int size, int dst, uint64_t b)
+/* Group-1 op `op` on register `dst` with `b`; inlined with constants. */
+static inline __attribute__((always_inline)) void alu(struct accel_vcpu *c, int op, int size,
+						      int dst, uint64_t b)
 {
 	uint64_t m = soft_mask(size), a = c->r[dst] & m, res;
 	b &= m;
@@ -39,20 +41,36 @@ static inline void alu(struct accel_vcpu *c, int op, int size, int dst, uint64_t
 	case 7: lazy(c, CC_SUB, size, a, b, a - b); return;
 	default: res = soft_alu(c, op, size, a, b); break;
 	}
-	put(c, dst, size, res);
+	put(c, dst, size, res & m);
 }
 
-static void f_alu_rr(struct accel_vcpu *c, struct soft_insn *i)
-{
-	if (i->op & 2)
-		alu(c, i->op >> 3, i->osz, i->reg, c->r[i->rm]);
-	else
-		alu(c, i->op >> 3, i->osz, i->rm, c->r[i->reg]);
-}
+/* One handler per operation, size and form: _rm (ModRM rm is the
+ * destination), _reg (reg is), _imm (rm op= the immediate in disp). */
+#define ALU_FORMS(op, sz)                                                            \
+	static void f_alu##op##_##sz##_rm(struct accel_vcpu *c, struct soft_insn *i)  \
+	{                                                                            \
+		alu(c, op, sz, i->rm, c->r[i->reg]);                                 \
+	}                                                                            \
+	static void f_alu##op##_##sz##_reg(struct accel_vcpu *c, struct soft_insn *i) \
+	{                                                                            \
+		alu(c, op, sz, i->reg, c->r[i->rm]);                                 \
+	}                                                                            \
+	static void f_alu##op##_##sz##_imm(struct accel_vcpu *c, struct soft_insn *i) \
+	{                                                                            \
+		alu(c, op, sz, i->rm, (uint64_t)i->disp);                            \
+	}
+#define ALU_SIZES(op) ALU_FORMS(op, 2) ALU_FORMS(op, 4) ALU_FORMS(op, 8)
+ALU_SIZES(0) ALU_SIZES(1) ALU_SIZES(2) ALU_SIZES(3) ALU_SIZES(4) ALU_SIZES(5) ALU_SIZES(6) ALU_SIZES(7)
 
-static void f_alu_ri(struct accel_vcpu *c, struct soft_insn *i)
+#define ALU_ROW(op, sz) { f_alu##op##_##sz##_rm, f_alu##op##_##sz##_reg, f_alu##op##_##sz##_imm }
+#define ALU_OP(op) { ALU_ROW(op, 2), ALU_ROW(op, 4), ALU_ROW(op, 8) }
+static const soft_exec_fn alu_table[8][3][3] = {
+	ALU_OP(0), ALU_OP(1), ALU_OP(2), ALU_OP(3), ALU_OP(4), ALU_OP(5), ALU_OP(6), ALU_OP(7),
+};
+
+static soft_exec_fn alu_fn(int op, int size, int form)
 {
-	alu(c, i->reg & 7, i->osz, i->rm, (uint64_t)i->disp);
+	return alu_table[op][size == 2 ? 0 : size == 4 ? 1 : 2][form];
 }
 
 static void f_test_rr(struct accel_vcpu *c, struct soft_insn *i)
@@ -61,15 +79,23 @@ static void f_test_rr(struct accel_vcpu *c, struct soft_insn *i)
 	lazy(c, CC_LOGIC, i->osz, a, b, a & b);
 }
 
-static void f_incdec(struct accel_vcpu *c, struct soft_insn *i)
+#define INCDEC(name, sz, dec)                                                        \
+	static void name(struct accel_vcpu *c, struct soft_insn *i)                  \
+	{                                                                            \
+		uint64_t m = soft_mask(sz), a = c->r[i->rm] & m;                     \
+		bool cf = soft_cf(c);                                                \
+		uint64_t res = dec ? a - 1 : a + 1;                                  \
+		lazy(c, dec ? CC_DEC : CC_INC, sz, a, 1, res);                       \
+		c->cc_cf = cf;                                                       \
+		put(c, i->rm, sz, res & m);                                          \
+	}
+INCDEC(f_inc2, 2, 0) INCDEC(f_inc4, 4, 0) INCDEC(f_inc8, 8, 0)
+INCDEC(f_dec2, 2, 1) INCDEC(f_dec4, 4, 1) INCDEC(f_dec8, 8, 1)
+
+static soft_exec_fn incdec_fn(int size, bool dec)
 {
-	int size = i->osz;
-	uint64_t m = soft_mask(size), a = c->r[i->rm] & m;
-	bool cf = soft_cf(c), dec = i->reg & 1;
-	uint64_t res = dec ? a - 1 : a + 1;
-	lazy(c, dec ? CC_DEC : CC_INC, size, a, 1, res);
-	c->cc_cf = cf;
-	put(c, i->rm, size, res & m);
+	static const soft_exec_fn t[2][3] = { { f_inc2, f_inc4, f_inc8 }, { f_dec2, f_dec4, f_dec8 } };
+	return t[dec][size == 2 ? 0 : size == 4 ? 1 : 2];
 }
 
 static void f_mov_rr(struct accel_vcpu *c, struct soft_insn *i)
@@ -85,36 +111,62 @@ static void f_mov_ri(struct accel_vcpu *c, struct soft_insn *i)
 	put(c, i->rm, i->osz, (uint64_t)i->disp);
 }
 
+static inline void branch(struct accel_vcpu *c, struct soft_insn *i)
+{
+	uint64_t t = c->rip + (uint64_t)i->disp;
+	if (c->mode64 && (uint64_t)(((int64_t)t << 16) >> 16) == t)
+		c->rip = t;
+	else
+		soft_jump(c, t, c->mode64 ? 8 : i->osz);
+}
+
 static void f_jcc(struct accel_vcpu *c, struct soft_insn *i)
 {
 	if (soft_cond(c, i->op & 15))
-		soft_jump(c, c->rip + (uint64_t)i->disp, c->mode64 ? 8 : i->osz);
+		branch(c, i);
+}
+
+/* jz / jnz: the result alone decides (cc_res is kept masked) */
+static void f_jz(struct accel_vcpu *c, struct soft_insn *i)
+{
+	if (c->cc_op != CC_NONE ? c->cc_res == 0 : (c->rflags & F_ZF) != 0)
+		branch(c, i);
+}
+
+static void f_jnz(struct accel_vcpu *c, struct soft_insn *i)
+{
+	if (c->cc_op != CC_NONE ? c->cc_res != 0 : (c->rflags & F_ZF) == 0)
+		branch(c, i);
+}
+
+static soft_exec_fn jcc_fn(int cc)
+{
+	return cc == 4 ? f_jz : cc == 5 ? f_jnz : f_jcc;
 }
 
 void soft_specialize(struct accel_vcpu *c, struct soft_insn *i)
 {
-	(void)c;
 	uint8_t op = i->op;
 	bool reg_form = !i->mem && i->osz >= 2 && !i->lock && !i->rep;
 	if (i->map == 1) {
 		if (op >= 0x80 && op <= 0x8f && !(c->mode64 && i->osz == 2)) {
 			i->disp = (int64_t)soft_sext(i->imm, i->osz == 2 ? 2 : 4);
-			i->fn = f_jcc;
+			i->fn = jcc_fn(op & 15);
 		}
 		return;
 	}
 	if (op >= 0x70 && op <= 0x7f) {
 		i->disp = (int64_t)soft_sext(i->imm, 1);
-		i->fn = f_jcc;
+		i->fn = jcc_fn(op & 15);
 	} else if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3) && reg_form) {
-		i->fn = f_alu_rr;
+		i->fn = alu_fn(op >> 3, i->osz, (op & 2) ? 1 : 0);
 	} else if ((op == 0x81 || op == 0x83) && reg_form) {
 		i->disp = (int64_t)(op == 0x83 ? soft_sext(i->imm, 1) : soft_sext(i->imm, i->osz == 2 ? 2 : 4));
-		i->fn = f_alu_ri;
+		i->fn = alu_fn(i->reg & 7, i->osz, 2);
 	} else if (op == 0x85 && reg_form) {
 		i->fn = f_test_rr;
 	} else if (op == 0xff && (i->reg & 7) < 2 && reg_form) {
-		i->fn = f_incdec;
+		i->fn = incdec_fn(i->osz, i->reg & 1);
 	} else if ((op == 0x89 || op == 0x8b) && reg_form) {
 		i->fn = f_mov_rr;
 	} else if (op >= 0xb8 && op <= 0xbf && i->osz >= 2 && !i->lock) {
@@ -126,7 +178,6 @@ void soft_specialize(struct accel_vcpu *c, struct soft_insn *i)
 		i->fn = f_mov_ri;
 	} else if (op >= 0x40 && op <= 0x4f && !c->mode64 && !i->lock) {
 		i->rm = op & 7;
-		i->reg = (op >> 3) & 1;
-		i->fn = f_incdec;
+		i->fn = incdec_fn(i->osz, (op >> 3) & 1);
 	}
 }

@@ -126,6 +126,27 @@ static void pte_set(uint8_t *p, int size, uint64_t bits)
 		__atomic_fetch_or((uint32_t *)p, (uint32_t)bits, __ATOMIC_SEQ_CST);
 }
 
+/* Bits that must be 0 in a present paging entry of level `lvl` (1 = PTE):
+ * physical-address bits above MAXPHYADDR (40, as CPUID 0x80000008 says), NX
+ * without EFER.NXE, PS in a PML4E, the low address bits of large pages. */
+static uint64_t rsvd_bits(const struct accel_vcpu *c, uint64_t e, int lvl, bool pae, bool lm,
+			  bool nxe)
+{
+	(void)c;
+	if (!pae) /* 32-bit paging: 4-MiB pages without PSE-36 */
+		return (lvl == 2 && (e & 0x80)) ? 0x3fe000 : 0;
+	uint64_t m = 0x000fff0000000000ull | (nxe ? 0 : 1ull << 63);
+	if (lm && lvl == 4)
+		m |= 0x80;
+	else if (e & 0x80) {
+		if (lvl == 3 && lm)
+			m |= 0x3fffe000;
+		else if (lvl == 2)
+			m |= 0x1fe000;
+	}
+	return m;
+}
+
 struct walk {
 	uint64_t pa;
 	bool us, rw, nx, global, dirty;
@@ -152,6 +173,8 @@ static void walk(struct accel_vcpu *c, uint64_t lin, int kind, bool user, struct
 					  &where[0]);
 		if (!(pdpte & 1))
 			page_fault(c, lin, err);
+		if (pdpte & (0xfff00000000001e6ull | 0x000fff0000000000ull))
+			page_fault(c, lin, err | 1 | 8);
 		levels = 2;
 		table = pdpte & 0x000ffffffffff000ull;
 	} else {
@@ -167,7 +190,7 @@ static void walk(struct accel_vcpu *c, uint64_t lin, int kind, bool user, struct
 			page_fault(c, lin, err);
 		if (nxe && (e >> 63))
 			w->nx = true;
-		else if (!nxe && pae && (e >> 63))
+		if (e & rsvd_bits(c, e, lvl, pae, lm, nxe))
 			page_fault(c, lin, err | 1 | 8);
 		w->us &= (e >> 2) & 1;
 		w->rw &= (e >> 1) & 1;

@@ -31,7 +31,10 @@ bool soft_rdmsr(struct accel_vcpu *c, uint32_t msr, uint64_t *v)
 	case 0x10: *v = soft_tsc(c); return true;
 	case 0x1b: *v = irqchip_get_apic_base(chip, c->index); return true;
 	case 0x3b: *v = 0; return true; /* TSC_ADJUST */
+	case 0x8b: *v = 0; return true; /* BIOS_SIGN_ID: microcode revision 0 */
 	case 0xfe: *v = 0x508; return true; /* MTRRcap: 8 variable, fixed, WC */
+	case 0x179: *v = 0; return true;     /* MCG_CAP: no machine-check banks */
+	case 0x17a: *v = 0; return true;     /* MCG_STATUS */
 	case 0x174: *v = c->sysenter_cs; return true;
 	case 0x175: *v = c->sysenter_esp; return true;
 	case 0x176: *v = c->sysenter_eip; return true;
@@ -80,8 +83,13 @@ bool soft_wrmsr(struct accel_vcpu *c, uint32_t msr, uint64_t v)
 	struct irqchip *chip = c->vm->chip;
 	switch (msr) {
 	case 0x10: c->tsc_offset += (int64_t)(v - soft_tsc(c)); return true;
-	case 0x1b: return irqchip_set_apic_base(chip, c->index, v);
+	case 0x1b:
+		if (v & (1u << 10))
+			return false; /* x2APIC mode: not in this CPU's CPUID */
+		return irqchip_set_apic_base(chip, c->index, v);
 	case 0x3b: return true;
+	case 0x8b: return true;
+	case 0x17a: return v == 0;
 	case 0x174: c->sysenter_cs = v & 0xffff; return true;
 	case 0x175: if (!canonical(v)) return false; c->sysenter_esp = v; return true;
 	case 0x176: if (!canonical(v)) return false; c->sysenter_eip = v; return true;
@@ -141,11 +149,14 @@ static int build(struct kvm_cpuid_entry2 *e)
 			1u << 11 | 1u << 12 | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 19 |
 			1u << 23 | 1u << 24 | 1u << 25 | 1u << 26;
 	uint32_t ecx1 = 1u << 13 | 1u << 23 | 1u << 24 | 1u << 26 | 1u << 31;
-	leaf(&e[n++], 0, 0, false, 0xd, str4("Genu"), str4("ntel"), str4("ineI"));
+	leaf(&e[n++], 0, 0, false, 0x16, str4("Genu"), str4("ntel"), str4("ineI"));
 	leaf(&e[n++], 1, 0, false, SIG, 0x00010800, ecx1, edx1);
 	leaf(&e[n++], 7, 0, true, 0, 0, 0, 0);
 	leaf(&e[n++], 0xd, 0, true, 3, 576, 576, 0);
 	leaf(&e[n++], 0xd, 1, true, 0, 0, 0, 0);
+	/* the TSC counts at SOFT_TSC_HZ: say so (crystal = TSC), so guests need no calibration */
+	leaf(&e[n++], 0x15, 0, false, 1, 1, (uint32_t)SOFT_TSC_HZ, 0);
+	leaf(&e[n++], 0x16, 0, false, (uint32_t)(SOFT_TSC_HZ / 1000000), (uint32_t)(SOFT_TSC_HZ / 1000000), 0, 0);
 	leaf(&e[n++], 0x80000000, 0, false, 0x80000008, 0, 0, 0);
 	/* ecx LAHF-LM; edx SYSCALL NX 1G-pages RDTSCP LM */
 	leaf(&e[n++], 0x80000001, 0, false, 0, 0, 1u << 0,
@@ -196,6 +207,8 @@ void soft_cpuid(struct accel_vcpu *c, uint32_t fn, uint32_t sub, uint32_t out[4]
 		out[2] &= ~(1u << 27);
 		if (c->cr4 & CR4_OSXSAVE)
 			out[2] |= 1u << 27;
+		if (!(irqchip_get_apic_base(c->vm->chip, c->index) & 0x800))
+			out[3] &= ~(1u << 9); /* a disabled APIC leaves CPUID */
 		if (!t)
 			out[1] |= (uint32_t)c->index << 24;
 	}

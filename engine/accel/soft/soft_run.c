@@ -355,7 +355,6 @@ int soft_retire(struct accel_vcpu *c, bool tf)
 	c->bp_skip = false;
 	if (c->shadow && --c->shadow == 0)
 		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
-	c->rflags &= ~(uint64_t)F_RF;
 	if (--c->poll_countdown <= 0)
 		soft_poll_timers(c);
 	if (c->data_bp_hit) {
@@ -380,7 +379,14 @@ int soft_retire(struct accel_vcpu *c, bool tf)
 		debug_exit(c, 0x4000);
 		return 0;
 	}
-	if (tf) {
+	if (c->no_trap) { /* syscall masked TF: no single-step trap in the kernel */
+		c->no_trap = false;
+		tf = false;
+	}
+	if (tf && c->shadow && c->ss_shadow)
+		tf = false; /* mov ss / pop ss: the trap waits for the next instruction */
+	if (tf || c->trap_now) {
+		c->trap_now = false;
 		c->dr6 |= 0x4000;
 		deliver_event(c, EXC_DB, INT_EXC);
 	}
@@ -432,6 +438,7 @@ int soft_vcpu_exec(struct accel_vcpu *c)
 			}
 		}
 		bool tf = c->rflags & F_TF;
+		c->rflags &= ~(uint64_t)F_RF; /* RF spares one instruction; an iret may set it again */
 		step(c);
 		int r = soft_retire(c, tf);
 		if (r != CONTINUE)

@@ -214,7 +214,7 @@ static void call_gate(struct accel_vcpu *c, uint64_t gd, uint16_t gsel, bool cal
 		soft_gp(c, sel & 0xfffc);
 	if (!cs.present)
 		soft_raise(c, EXC_NP, true, sel & 0xfffc);
-	(void)osz;
+	(void)osz; /* the gate's size decides, not the instruction's */
 	if (!call || (cs.type & 4) || cs.dpl == cpl) {
 		int ncpl = (cs.type & 4) ? cpl : cs.dpl;
 		if (!call && !(cs.type & 4) && cs.dpl != cpl)
@@ -241,8 +241,6 @@ static void call_gate(struct accel_vcpu *c, uint64_t gd, uint16_t gsel, bool cal
 	for (unsigned k = 0; k < params; k++)
 		pv[k] = soft_read(c, S_SS, (osp + k * gsz) & soft_mask(c->seg[S_SS].db ? 4 : 2), gsz);
 	check_target(c, &cs, off);
-	struct kvm_segment old_ss = c->seg[S_SS];
-	int old_cpl = c->cpl;
 	uint64_t sp = lm ? nsp : nsp & soft_mask(ss.db ? 4 : 2);
 	uint64_t base = lm ? 0 : ss.base;
 	uint64_t m = lm ? ~0ull : soft_mask(ss.db ? 4 : 2);
@@ -255,8 +253,6 @@ static void call_gate(struct accel_vcpu *c, uint64_t gd, uint16_t gsel, bool cal
 	}
 	sp = (sp - gsz) & m; soft_lin_write(c, base + sp, gsz, c->seg[S_CS].selector);
 	sp = (sp - gsz) & m; soft_lin_write(c, base + sp, gsz, ret_rip);
-	(void)old_ss;
-	(void)old_cpl;
 	c->seg[S_SS] = ss;
 	c->r[R_SP] = lm ? sp : ss.db ? (uint32_t)sp : (c->r[R_SP] & ~0xffffull) | (sp & 0xffff);
 	set_cs(c, d, sel, ncpl);
@@ -438,7 +434,10 @@ void soft_iret(struct accel_vcpu *c, int osz)
 	uint64_t rip = soft_stack_peek(c, osz, 0);
 	uint16_t sel = soft_stack_peek(c, osz, osz);
 	uint64_t fl = soft_stack_peek(c, osz, 2 * osz);
-	c->nmi_masked = false;
+	if (c->nmi_masked) { /* iret unmasks NMIs: a pending one goes next */
+		c->nmi_masked = false;
+		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
+	}
 	if (!(c->cr0 & CR0_PE)) {
 		rip &= soft_mask(osz);
 		if (rip > c->seg[S_CS].limit)

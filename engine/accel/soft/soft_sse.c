@@ -305,8 +305,31 @@ static void sse_ops(struct accel_vcpu *c, struct soft_insn *i)
 	soft_emul_fail(c);
 }
 
+/* The opcodes soft_ssefp.c does (floating-point arithmetic, conversions). */
+static bool fp_op(uint8_t op)
+{
+	return op == 0x2a || (op >= 0x2c && op <= 0x2f) || op == 0x51 || (op >= 0x58 && op <= 0x5f) ||
+	       op == 0xc2 || op == 0xe6;
+}
+
+/* The opcodes soft_simd.c does (SSE2 integer, shuffles, movlps & co.). */
+static bool simd_op(uint8_t op)
+{
+	switch (op) {
+	case 0x12: case 0x13: case 0x14: case 0x15: case 0x16: case 0x17: case 0x50:
+	case 0xc4: case 0xc5: case 0xc6: case 0xd7:
+		return true;
+	case 0x6e: case 0x6f: case 0xdb: case 0xdf: case 0xeb: case 0xef: case 0xe7: case 0xd6:
+	case 0xd0: case 0xe6: case 0xf0: case 0xf7: case 0xff:
+		return false;
+	}
+	return (op >= 0x60 && op <= 0x76) || (op >= 0xd1 && op <= 0xfe);
+}
+
 void soft_exec_sse(struct accel_vcpu *c, struct soft_insn *i)
 {
+	if (i->map == 2 && i->op == 0x82 && i->pfx66)
+		soft_ud(c); /* invpcid: not on this CPU (no PCID in CPUID) */
 	if (i->map != 1)
 		soft_emul_fail(c);
 	if (i->op == 0xae) {
@@ -317,6 +340,16 @@ void soft_exec_sse(struct accel_vcpu *c, struct soft_insn *i)
 		if (!i->mem)
 			soft_ud(c);
 		soft_rm_set(c, i, i->osz, soft_reg_get(c, i, i->reg, i->osz));
+		return;
+	}
+	if (fp_op(i->op)) {
+		if (!soft_ssefp(c, i))
+			soft_emul_fail(c);
+		return;
+	}
+	if (simd_op(i->op)) {
+		if (!soft_simd(c, i))
+			soft_emul_fail(c);
 		return;
 	}
 	if (i->op == 0x77) { /* emms */

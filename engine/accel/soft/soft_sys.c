@@ -64,11 +64,76 @@ static void flag_ops(struct accel_vcpu *c, struct soft_insn *i)
 		if ((c->cr0 & CR0_PE) && c->cpl > iopl)
 			soft_gp(c, 0);
 		if (!(f & F_IF))
-			c->shadow = 2;
+			c->shadow = 2, c->ss_shadow = false;
 		f |= F_IF;
 		break;
 	}
 	soft_set_flags(c, f);
+}
+
+static void set_al(struct accel_vcpu *c, uint64_t al)
+{
+	c->r[R_AX] = (c->r[R_AX] & ~0xffull) | (al & 0xff);
+}
+
+/* daa, das, aaa, aas, aam, aad, salc: the decimal-arithmetic leftovers. */
+static void bcd(struct accel_vcpu *c, struct soft_insn *i)
+{
+	if (c->mode64)
+		soft_ud(c);
+	uint64_t f = soft_get_flags(c);
+	unsigned al = c->r[R_AX] & 0xff, ah = (c->r[R_AX] >> 8) & 0xff;
+	bool cf = f & F_CF, af = f & F_AF;
+	switch (i->op) {
+	case 0x27: case 0x2f: { /* daa, das */
+		bool sub = i->op == 0x2f, ncf = false;
+		unsigned v = al;
+		if ((al & 0xf) > 9 || af) {
+			ncf = cf || (sub ? al < 6 : al + 6 > 0xff);
+			v = sub ? v - 6 : v + 6;
+			af = true;
+		} else {
+			af = false;
+		}
+		if (al > 0x99 || cf) {
+			v = sub ? v - 0x60 : v + 0x60;
+			ncf = true;
+		} else if (!sub) {
+			ncf = false; /* daa clears CF here, das keeps it */
+		}
+		set_al(c, v);
+		soft_set_szp(c, 1, v, ncf ? F_CF : 0);
+		c->rflags = (c->rflags & ~(uint64_t)F_AF) | (af ? F_AF : 0);
+		return;
+	}
+	case 0x37: case 0x3f: { /* aaa, aas */
+		bool adj = (al & 0xf) > 9 || af;
+		uint64_t ax = c->r[R_AX] & 0xffff;
+		if (adj)
+			ax = i->op == 0x37 ? ax + 0x106 : ((ax - 6) & 0xff) | ((((ax >> 8) - 1) & 0xff) << 8);
+		ax = (ax & 0xff00) | (ax & 0xf);
+		c->r[R_AX] = (c->r[R_AX] & ~0xffffull) | (ax & 0xffff);
+		soft_set_szp(c, 1, ax, adj ? F_CF : 0);
+		c->rflags = (c->rflags & ~(uint64_t)F_AF) | (adj ? F_AF : 0);
+		return;
+	}
+	case 0xd4: /* aam */
+		if ((i->imm & 0xff) == 0)
+			soft_raise(c, EXC_DE, false, 0);
+		ah = al / (i->imm & 0xff);
+		al = al % (i->imm & 0xff);
+		c->r[R_AX] = (c->r[R_AX] & ~0xffffull) | (ah << 8) | al;
+		soft_set_szp(c, 1, al, 0);
+		return;
+	case 0xd5: /* aad */
+		al = (al + ah * (i->imm & 0xff)) & 0xff;
+		c->r[R_AX] = (c->r[R_AX] & ~0xffffull) | al;
+		soft_set_szp(c, 1, al, 0);
+		return;
+	default: /* salc */
+		set_al(c, cf ? 0xff : 0);
+		return;
+	}
 }
 
 void soft_exec_sys1(struct accel_vcpu *c, struct soft_insn *i)
@@ -83,8 +148,9 @@ void soft_exec_sys1(struct accel_vcpu *c, struct soft_insn *i)
 		c->mp_state = KVM_MP_STATE_HALTED;
 		c->exit_block = true;
 		return;
-	case 0xd4: case 0xd5: case 0x27: case 0x2f: case 0x37: case 0x3f:
-		soft_emul_fail(c);
+	case 0xd4: case 0xd5: case 0xd6: case 0x27: case 0x2f: case 0x37: case 0x3f:
+		bcd(c, i);
+		return;
 	}
 	flag_ops(c, i);
 }
@@ -101,6 +167,8 @@ static void desc_table(struct accel_vcpu *c, struct soft_insn *i, struct kvm_dta
 		uint64_t base = soft_read(c, i->seg, (ea + 2) & soft_mask(i->asz), bsz);
 		if (!c->mode64 && i->osz == 2)
 			base &= 0xffffff;
+		if (c->mode64 && (uint64_t)(((int64_t)base << 16) >> 16) != base)
+			soft_gp(c, 0);
 		t->limit = limit;
 		t->base = base;
 	} else {
@@ -127,6 +195,8 @@ static void load_ldt_tr(struct accel_vcpu *c, uint16_t sel, bool tr)
 	uint64_t hi = lm ? soft_lin_read_sys(c, c->gdt.base + (sel & ~7u) + 8, 8) : 0;
 	struct kvm_segment s;
 	soft_desc_to_seg(d, hi, sel, &s);
+	if (lm && (uint64_t)(((int64_t)s.base << 16) >> 16) != s.base)
+		soft_gp(c, sel & 0xfffc);
 	bool good = tr ? (!s.s && (s.type == 9 || (!lm && s.type == 1))) : (!s.s && s.type == 2);
 	if (!good)
 		soft_gp(c, sel & 0xfffc);
@@ -141,6 +211,9 @@ static void load_ldt_tr(struct accel_vcpu *c, uint16_t sel, bool tr)
 	}
 }
 
+static void verify(struct accel_vcpu *c, struct soft_insn *i, bool write);
+static void lar_lsl(struct accel_vcpu *c, struct soft_insn *i);
+
 static void group6(struct accel_vcpu *c, struct soft_insn *i)
 {
 	if (!(c->cr0 & CR0_PE) || (c->rflags & F_VM))
@@ -150,7 +223,71 @@ static void group6(struct accel_vcpu *c, struct soft_insn *i)
 	case 1: soft_rm_set(c, i, i->mem ? 2 : i->osz, c->tr.selector); return;
 	case 2: load_ldt_tr(c, soft_rm_get(c, i, 2), false); return;
 	case 3: load_ldt_tr(c, soft_rm_get(c, i, 2), true); return;
-	default: soft_emul_fail(c); /* verr/verw */
+	case 4: case 5: verify(c, i, (i->reg & 7) == 5); return;
+	default: soft_ud(c);
+	}
+}
+
+/* The descriptor `sel` names if it is visible at this CPL/RPL (for verr,
+ * verw, lar, lsl), else false. Never faults on the selector itself. */
+static bool visible_desc(struct accel_vcpu *c, uint16_t sel, uint64_t *d)
+{
+	uint64_t base = (sel & 4) ? c->ldt.base : c->gdt.base;
+	uint64_t limit = (sel & 4) ? c->ldt.limit : c->gdt.limit;
+	if (!(sel & 0xfffc) || ((sel & 4) && c->ldt.unusable) || (uint64_t)(sel & ~7u) + 7 > limit)
+		return false;
+	*d = soft_lin_read_sys(c, base + (sel & ~7u), 8);
+	int dpl = (*d >> 45) & 3, type = (*d >> 40) & 15;
+	bool conforming_code = ((*d >> 44) & 1) && (type & 0xc) == 0xc;
+	int need = c->cpl > (sel & 3) ? c->cpl : (sel & 3);
+	return conforming_code || dpl >= need;
+}
+
+static void set_zf(struct accel_vcpu *c, bool zf)
+{
+	soft_flags_materialize(c);
+	c->rflags = (c->rflags & ~(uint64_t)F_ZF) | (zf ? F_ZF : 0);
+}
+
+/* verr / verw: ZF says whether the segment could be read / written. */
+static void verify(struct accel_vcpu *c, struct soft_insn *i, bool write)
+{
+	uint64_t d;
+	uint16_t sel = soft_rm_get(c, i, 2);
+	bool ok = visible_desc(c, sel, &d) && ((d >> 44) & 1);
+	int type = (d >> 40) & 15;
+	if (ok)
+		ok = write ? !(type & 8) && (type & 2) : !(type & 8) || (type & 2);
+	set_zf(c, ok);
+}
+
+/* lar (0f 02) and lsl (0f 03). */
+static void lar_lsl(struct accel_vcpu *c, struct soft_insn *i)
+{
+	if (!(c->cr0 & CR0_PE) || (c->rflags & F_VM))
+		soft_ud(c);
+	uint64_t d;
+	uint16_t sel = soft_rm_get(c, i, 2);
+	bool ok = visible_desc(c, sel, &d);
+	int type = (d >> 40) & 15;
+	if (ok && !((d >> 44) & 1)) { /* system descriptors: LDT, TSS, and for lar gates */
+		bool lm = c->efer & EFER_LMA;
+		static const uint16_t lar_ok = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 9 | 1u << 11 | 1u << 12;
+		static const uint16_t lsl_ok = 1u << 1 | 1u << 2 | 1u << 3 | 1u << 9 | 1u << 11;
+		static const uint16_t lm_ok = 1u << 2 | 1u << 9 | 1u << 11;
+		uint16_t allowed = lm ? lm_ok | (i->op == 0x02 ? 1u << 12 : 0) : i->op == 0x02 ? lar_ok : lsl_ok;
+		ok = (allowed >> type) & 1;
+	}
+	set_zf(c, ok);
+	if (!ok)
+		return;
+	if (i->op == 0x02) {
+		soft_reg_set(c, i, i->reg, i->osz == 2 ? 2 : 4, (d >> 32) & 0x00f0ff00);
+	} else {
+		uint64_t limit = (d & 0xffff) | ((d >> 32) & 0xf0000);
+		if ((d >> 55) & 1)
+			limit = (limit << 12) | 0xfff;
+		soft_reg_set(c, i, i->reg, i->osz == 2 ? 2 : 4, limit);
 	}
 }
 
@@ -178,6 +315,14 @@ static void group7(struct accel_vcpu *c, struct soft_insn *i)
 			c->r[R_DX] = c->xcr0 >> 32;
 			return;
 		case 0xd1: xsetbv(c); return;
+		case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xd5: case 0xd6: case 0xee: case 0xef:
+		case 0xfc: case 0xfd:
+			/* monitor/mwait, clac/stac, xend/xtest, rd/wrpkru, clzero, rdpru: not in
+			 * this CPU's CPUID, so #UD as on a CPU without them */
+			soft_ud(c);
+		case 0xc1: case 0xd9: /* vmcall, vmmcall: KVM's answer to an unknown hypercall */
+			c->r[R_AX] = c->cpl ? (uint64_t)-1 /* -KVM_EPERM */ : (uint64_t)-1000 /* -KVM_ENOSYS */;
+			return;
 		case 0xf8:
 			if (!c->mode64)
 				soft_ud(c);
@@ -244,6 +389,11 @@ static void mov_cr_dr(struct accel_vcpu *c, struct soft_insn *i)
 	}
 	if (n > 7)
 		soft_ud(c);
+	if (c->dr7 & 0x2000) { /* DR7.GD: general detect, a #DB fault with DR6.BD */
+		c->dr7 &= ~0x2000ull;
+		c->dr6 = (c->dr6 & ~0xfull) | 0x2000;
+		soft_raise(c, EXC_DB, false, 0);
+	}
 	if ((n == 4 || n == 5) && !(c->cr4 & 8))
 		n += 2;
 	else if (n == 4 || n == 5)
@@ -294,6 +444,7 @@ static void fast_calls(struct accel_vcpu *c, struct soft_insn *i)
 		c->seg[S_CS] = flat(base, true, 0, lm);
 		c->seg[S_SS] = flat(base + 8, false, 0, false);
 		c->cpl = 0;
+		c->no_trap = !(c->rflags & F_TF);
 		break;
 	case 0x07: /* sysret */
 		if (!(c->efer & EFER_SCE))
@@ -314,6 +465,8 @@ static void fast_calls(struct accel_vcpu *c, struct soft_insn *i)
 			soft_set_flags(c, (c->r[11] & 0x3c7fd7) | 2);
 		else
 			soft_set_flags(c, f | F_IF);
+		/* a sysret that sets TF traps at once, before the next instruction */
+		c->trap_now = c->rflags & F_TF;
 		c->seg[S_SS].selector = (base + 8) | 3;
 		c->seg[S_SS].dpl = 3;
 		c->seg[S_SS].unusable = 0;
@@ -358,6 +511,7 @@ void soft_exec_sys2(struct accel_vcpu *c, struct soft_insn *i)
 	uint32_t out[4];
 	switch (i->op) {
 	case 0x00: group6(c, i); return;
+	case 0x02: case 0x03: lar_lsl(c, i); return;
 	case 0x01: group7(c, i); return;
 	case 0x05: case 0x07: case 0x34: case 0x35: fast_calls(c, i); return;
 	case 0x06:
