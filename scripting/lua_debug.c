@@ -28,10 +28,10 @@ static uint64_t check_where(lua_State *L, struct wbl_vm *w, int idx)
 {
 	if (lua_isinteger(L, idx))
 		return (uint64_t)lua_tointeger(L, idx);
-	const char *expr = luaL_checkstring(L, idx);
+	const char *expr = wbl_checkstring(L, idx);
 	uint64_t addr;
 	if (sym_resolve(vm_symbols(w->vm), expr, &addr) < 0)
-		luaL_argerror(L, idx, lua_pushfstring(L, "no symbol '%s' (load an ELF or System.map with symbols)", expr));
+		wbl_argerror(L, idx, lua_pushfstring(L, "no symbol '%s' (load an ELF or System.map with symbols)", expr));
 	return addr;
 }
 
@@ -42,7 +42,7 @@ static int vm_breakpoint_m(lua_State *L)
 	uint64_t addr = check_where(L, w, 2);
 	int cond = lua_isfunction(L, 3) ? 3 : 0;
 	int opts = lua_istable(L, 3) ? 3 : lua_istable(L, 4) ? 4 : 0;
-	luaL_argcheck(L, cond || opts || lua_isnoneornil(L, 3), 3, "expected a condition function or an options table");
+	wbl_argcheck(L, cond || opts || lua_isnoneornil(L, 3), 3, "expected a condition function or an options table");
 	bool soft = false;
 	if (opts) {
 		lua_getfield(L, opts, "soft");
@@ -51,7 +51,7 @@ static int vm_breakpoint_m(lua_State *L)
 	}
 	int id = debug_add(w->vm, soft ? DBG_SW_EXEC : DBG_HW_EXEC, addr, 1, false);
 	if (id < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	if (cond) {
 		push_uservalues(L, 1);
 		if (lua_getfield(L, -1, "conditions") != LUA_TTABLE) {
@@ -73,11 +73,11 @@ static int vm_watch_m(lua_State *L)
 	static const char *const modes[] = { "w", "rw", NULL };
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	uint64_t addr = check_where(L, w, 2);
-	lua_Integer len = luaL_optinteger(L, 3, 4);
-	int mode = luaL_checkoption(L, 4, "w", modes);
+	lua_Integer len = wbl_optinteger(L, 3, 4);
+	int mode = wbl_checkoption(L, 4, "w", modes);
 	int id = debug_add(w->vm, mode ? DBG_WATCH_RW : DBG_WATCH_WRITE, addr, (unsigned)len, false);
 	if (id < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	lua_pushinteger(L, id);
 	return 1;
 }
@@ -127,9 +127,9 @@ static int vm_breakpoints_m(lua_State *L)
 static int id_call(lua_State *L, int (*fn)(struct vm *, int, bool), bool on)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	lua_Integer id = luaL_checkinteger(L, 2);
+	lua_Integer id = wbl_checkinteger(L, 2);
 	if (fn(w->vm, (int)id, on) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	lua_settop(L, 1);
 	return 1;
 }
@@ -165,20 +165,20 @@ bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s)
 static int vm_step_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	lua_Integer n = luaL_optinteger(L, 2, 1);
-	luaL_argcheck(L, n >= 1, 2, "the number of instructions must be at least 1");
+	lua_Integer n = wbl_optinteger(L, 2, 1);
+	wbl_argcheck(L, n >= 1, 2, "the number of instructions must be at least 1");
 	bool irqs = false;
 	if (lua_istable(L, 3)) {
 		lua_getfield(L, 3, "interrupts");
 		irqs = lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	} else {
-		luaL_argcheck(L, lua_isnoneornil(L, 3), 3, "options must be a table {interrupts = bool}");
+		wbl_argcheck(L, lua_isnoneornil(L, 3), 3, "options must be a table {interrupts = bool}");
 	}
 	wbl_check_may_wait(L, "vm:step");
 	struct vm_stop stop;
 	if (vm_step(w->vm, (uint64_t)n, irqs, &stop) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	wbl_inspect_note_stop(L, 1);
 	wbl_dispatch_events(L);
 	wbl_pushstop(L, &stop);
@@ -191,7 +191,7 @@ static void current_insn(lua_State *L, struct vm *vm, uint64_t *lin, uint64_t *r
 	struct kvm_regs r;
 	struct kvm_sregs sr;
 	if (vm_get_regs(vm, 0, &r) < 0 || vm_get_sregs(vm, 0, &sr) < 0)
-		luaL_error(L, "%s", err_msg());
+		wbl_error(L, "%s", err_msg());
 	*lin = sr.cs.base + r.rip;
 	*rsp = r.rsp;
 	if (disasm_one(vm, 0, *lin, insn) < 0)
@@ -231,7 +231,7 @@ static int vm_next_m(lua_State *L)
 	wbl_check_may_wait(L, "vm:next");
 	struct vm_stop stop;
 	if (next_once(L, w->vm, &stop) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	wbl_inspect_note_stop(L, 1);
 	wbl_pushstop(L, &stop);
 	return 1;
@@ -248,14 +248,14 @@ static int vm_finish_m(lua_State *L)
 	struct disasm_insn insn;
 	struct kvm_regs r;
 	if (vm_get_regs(w->vm, 0, &r) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	rsp0 = r.rsp;
 	struct vm_stop stop;
 	for (;;) {
 		current_insn(L, w->vm, &lin, &rsp, &insn);
 		bool last = insn.is_ret && rsp >= rsp0;
 		if (next_once(L, w->vm, &stop) < 0)
-			return luaL_error(L, "%s", err_msg());
+			return wbl_error(L, "%s", err_msg());
 		if (stop.kind != STOP_STEP)
 			break;
 		if (last) {

@@ -206,7 +206,7 @@ static void check_function_field(lua_State *L, int t, const char *field)
 	int type = lua_getfield(L, t, field);
 	lua_pop(L, 1);
 	if (type != LUA_TNIL && type != LUA_TFUNCTION)
-		luaL_error(L, "bad argument #2 to 'device' (%s must be a function)", field);
+		wbl_argerror(L, 2, lua_pushfstring(L, "%s must be a function", field));
 }
 
 static int function_ref(lua_State *L, int t, const char *field)
@@ -227,11 +227,11 @@ static bool opt_range(lua_State *L, int t, const char *field, uint64_t *base, ui
 		return false;
 	}
 	if (!lua_istable(L, -1))
-		luaL_error(L, "bad argument #2 to 'device' (%s must be {base, length})", field);
+		wbl_argerror(L, 2, lua_pushfstring(L, "%s must be {base, length}", field));
 	lua_rawgeti(L, -1, 1);
 	lua_rawgeti(L, -2, 2);
 	if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0)
-		luaL_error(L, "bad argument #2 to 'device' (%s must be {base, length} with length > 0)", field);
+		wbl_argerror(L, 2, lua_pushfstring(L, "%s must be {base, length} with length > 0", field));
 	*base = (uint64_t)lua_tointeger(L, -2);
 	*len = (uint64_t)lua_tointeger(L, -1);
 	lua_pop(L, 3);
@@ -243,13 +243,13 @@ static bool opt_range(lua_State *L, int t, const char *field, uint64_t *base, ui
 static int vm_device_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	luaL_checktype(L, 2, LUA_TTABLE);
+	wbl_checktype(L, 2, LUA_TTABLE);
 	uint64_t base, len;
 	bool pio = opt_range(L, 2, "ports", &base, &len);
 	uint64_t mbase, mlen;
 	bool mmio = opt_range(L, 2, "mmio", &mbase, &mlen);
 	if (pio == mmio)
-		return luaL_error(L, "bad argument #2 to 'device' (give exactly one of ports = {base, len} or mmio = {base, len})");
+		return wbl_argerror(L, 2, "give exactly one of ports = {base, len} or mmio = {base, len}");
 	if (mmio) {
 		base = mbase;
 		len = mlen;
@@ -259,10 +259,12 @@ static int vm_device_m(lua_State *L)
 	check_function_field(L, 2, "save");
 	check_function_field(L, 2, "restore");
 	lua_getfield(L, 2, "name");
-	const char *name = luaL_optstring(L, -1, "lua");
+	if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+		return wbl_argerror(L, 2, "name must be a string");
+	const char *name = lua_isnil(L, -1) ? "lua" : lua_tostring(L, -1);
 	struct luadev *d = calloc(1, sizeof(*d));
 	if (!d)
-		return luaL_error(L, "out of memory");
+		return wbl_error(L, "out of memory");
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	lua_pop(L, 1);
 	d->dev.name = d->name;
@@ -282,7 +284,7 @@ static int vm_device_m(lua_State *L)
 	int r = bus_register(bus, pio ? BUS_PIO : BUS_MMIO, base, len, luadev_io, d, d->name);
 	if (r < 0) {
 		free(d);
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	}
 	d->read_ref = function_ref(L, 2, "read");
 	d->write_ref = function_ref(L, 2, "write");
@@ -299,8 +301,8 @@ static int vm_on_m(lua_State *L)
 {
 	static const char *const events[] = { "stop", "serial", NULL };
 	wbl_checkvm(L, 1);
-	int ev = luaL_checkoption(L, 2, NULL, events);
-	luaL_checktype(L, 3, LUA_TFUNCTION);
+	int ev = wbl_checkoption(L, 2, NULL, events);
+	wbl_checktype(L, 3, LUA_TFUNCTION);
 	if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
 		lua_pop(L, 1);
 		lua_newtable(L);
