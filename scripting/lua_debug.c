@@ -92,7 +92,31 @@ static const char *kind_name(enum debug_kind k)
 	}
 }
 
-/* vm:breakpoints() -> { {id=, kind=, addr=, symbol=, enabled=, hits=, size=}, ... } */
+#define POINT_META "hvwb.breakpoint"
+
+/* "1: hardware at 0x1002e0 <kmain>, enabled, 2 hits" */
+static int point_tostring(lua_State *L)
+{
+	lua_getfield(L, 1, "id");
+	lua_getfield(L, 1, "kind");
+	lua_getfield(L, 1, "addr");
+	lua_getfield(L, 1, "symbol");
+	lua_getfield(L, 1, "enabled");
+	lua_getfield(L, 1, "hits");
+	lua_getfield(L, 1, "size");
+	const char *sym = lua_tostring(L, 5);
+	bool watch = strncmp(luaL_optstring(L, 3, ""), "watch", 5) == 0;
+	lua_pushfstring(L, "%d: %s%s%s at %s%s%s%s, %s, %d hit%s", (int)lua_tointeger(L, 2),
+			luaL_optstring(L, 3, "?"), watch ? " of " : "",
+			watch ? lua_pushfstring(L, "%d bytes", (int)lua_tointeger(L, 8)) : "",
+			wbl_pushhex(L, (uint64_t)lua_tointeger(L, 4)), sym ? " <" : "", sym ? sym : "",
+			sym ? ">" : "", lua_toboolean(L, 6) ? "enabled" : "disabled",
+			(int)lua_tointeger(L, 7), lua_tointeger(L, 7) == 1 ? "" : "s");
+	return 1;
+}
+
+/* vm:breakpoints() -> { {id=, kind=, addr=, symbol=, enabled=, hits=, size=}, ... };
+ * each prints as "1: hardware at 0x1002e0 <kmain>, enabled, 0 hits". */
 static int vm_breakpoints_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
@@ -116,9 +140,11 @@ static int vm_breakpoints_m(lua_State *L)
 		uint64_t off;
 		const char *name = sym_lookup(vm_symbols(w->vm), pts[i].addr, &off);
 		if (name) {
-			lua_pushfstring(L, off ? "%s+0x%I" : "%s", name, (lua_Integer)off);
+			lua_pushfstring(L, off ? "%s+%s" : "%s", name, wbl_pushhex(L, off));
+			lua_remove(L, -2);
 			lua_setfield(L, -2, "symbol");
 		}
+		luaL_setmetatable(L, POINT_META);
 		lua_rawseti(L, -2, i + 1);
 	}
 	return 1;
@@ -280,5 +306,10 @@ void wbl_open_debug_methods(lua_State *L)
 {
 	lua_getfield(L, -1, "__methods");
 	luaL_setfuncs(L, debug_methods, 0);
+	lua_pop(L, 1);
+	if (luaL_newmetatable(L, POINT_META)) {
+		lua_pushcfunction(L, point_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
 	lua_pop(L, 1);
 }

@@ -102,7 +102,8 @@ static void set_reg(lua_State *L, struct wbl_vm *w, const struct reg_desc *d, in
 	if (!isnum)
 		wbl_error(L, "register %s takes an integer, not %s", d->name, luaL_typename(L, vidx));
 	if (strcmp(d->name, "rip") == 0 && !canonical((uint64_t)v))
-		wbl_error(L, "0x%I is not a canonical address: bits 63..47 must all be equal", v);
+		wbl_error(L, "%s is not a canonical address: bits 63..47 must all be equal",
+			  wbl_pushhex(L, (uint64_t)v));
 	if (is_selector(d))
 		wbl_error(L, "segment register %s cannot be set by selector alone (it needs a descriptor)", d->name);
 	struct kvm_regs r;

@@ -19,6 +19,13 @@
 
 bool wbl_in_callback;
 
+const char *wbl_pushhex(lua_State *L, uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+	return lua_pushstring(L, buf);
+}
+
 int wbl_fail(lua_State *L, int code)
 {
 	lua_pushnil(L);

@@ -33,6 +33,8 @@ struct wbl_vm *wbl_checkvm(lua_State *L, int idx);
 void wbl_pushvm(lua_State *L, struct vm *vm);
 /* Raises unless the main thread may wait for a VM now (not inside a device callback). */
 void wbl_check_may_wait(lua_State *L, const char *what);
+/* Pushes "0x1f" for 31: how hvwb writes addresses (Lua integers are signed). */
+const char *wbl_pushhex(lua_State *L, uint64_t v);
 /* Pushes nil, err_msg(), -code and returns 3: the io.open habit. */
 int wbl_fail(lua_State *L, int code);
 /* Optional number-of-seconds field of table `idx` as milliseconds (-1: none). */
