@@ -10,6 +10,7 @@
 #include "engine/debug/disasm.h"
 #include "util/err.h"
 #include "engine/core/vm.h"
+#include "scripting/lua_inspect.h"
 #include "scripting/lua_wb.h"
 
 /* The VM's Lua-side table (user value 1), created on demand, pushed. */
@@ -23,16 +24,10 @@ static void push_uservalues(lua_State *L, int vmidx)
 	}
 }
 
-/* Address from an integer, a symbol, or "symbol+offset". */
+/* Address from an integer, a symbol, "symbol+offset" or "seg:off" (vCPU 0's segments). */
 static uint64_t check_where(lua_State *L, struct wbl_vm *w, int idx)
 {
-	if (lua_isinteger(L, idx))
-		return (uint64_t)lua_tointeger(L, idx);
-	const char *expr = wbl_checkstring(L, idx);
-	uint64_t addr;
-	if (sym_resolve(vm_symbols(w->vm), expr, &addr) < 0)
-		wbl_argerror(L, idx, lua_pushfstring(L, "no symbol '%s' (load an ELF or System.map with symbols)", expr));
-	return addr;
+	return wbl_check_va(L, w, idx, 0);
 }
 
 /* vm:breakpoint(where [, condition] [, {soft = bool}]) -> id */

@@ -5,7 +5,8 @@
  * the register view and vm:setcpu in lua_cpu.c. Addresses may be integers
  * (linear addresses: with paging off that is the physical address), symbol
  * names ("kmain", "kmain+0x10") or "seg:off" ("ds:0x10" uses the segment's
- * base; "0x7c0:0x10" is real-mode arithmetic, seg * 16 + off). */
+ * base; "07c0:0010" is real-mode arithmetic, seg * 16 + off; both parts are
+ * hex, with or without 0x). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -69,7 +70,22 @@ void wbl_check_opts(lua_State *L, int idx)
 		wbl_checktype(L, idx, LUA_TTABLE);
 }
 
-/* "seg:off" with seg a register name or a number; false if text is not that form. */
+/* A hex number with or without 0x, all of text; false if it is not one. */
+static bool parse_hex(const char *text, uint64_t *out)
+{
+	const char *p = text;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	if (!isxdigit((unsigned char)*p))
+		return false;
+	char *end;
+	*out = strtoull(p, &end, 16);
+	return *end == '\0';
+}
+
+/* "seg:off" with seg a register name or a number, both numbers in hex as in
+ * every debugger ("0000:7c00", "0x7c0:0x10", "ds:10"); false if text is not
+ * that form. */
 static bool seg_off(lua_State *L, struct wbl_vm *w, int vcpu, const char *text, uint64_t *out)
 {
 	const char *colon = strchr(text, ':');
@@ -81,13 +97,13 @@ static bool seg_off(lua_State *L, struct wbl_vm *w, int vcpu, const char *text, 
 		return false;
 	memcpy(seg, text, n);
 	seg[n] = '\0';
-	char *end;
-	uint64_t off = strtoull(colon + 1, &end, 0);
-	if (*end || !colon[1])
-		wbl_error(L, "'%s': the offset after ':' must be a number", text);
-	uint64_t segnum = strtoull(seg, &end, 0);
-	if (!*end) {
-		*out = ((segnum & 0xffff) << 4) + (off & 0xffff);
+	uint64_t off, segnum;
+	if (!parse_hex(colon + 1, &off))
+		wbl_error(L, "'%s': the offset after ':' must be a hex number (\"0000:7c00\", \"ds:0x10\")", text);
+	if (parse_hex(seg, &segnum)) {
+		if (segnum > 0xffff || off > 0xffff)
+			wbl_error(L, "'%s': a real-mode segment and offset are 16-bit (at most ffff)", text);
+		*out = (segnum << 4) + off;
 		return true;
 	}
 	if (mmu_seg_linear(w->vm, vcpu, seg, off, out) < 0)
