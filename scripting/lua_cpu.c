@@ -11,6 +11,7 @@
 
 #include "engine/core/cpustate.h"
 #include "engine/core/vm.h"
+#include "engine/debug/mmu.h"
 #include "util/err.h"
 #include "scripting/lua_inspect.h"
 #include "scripting/lua_wb.h"
@@ -389,18 +390,31 @@ static bool long_mode_code(const struct kvm_sregs *s)
 	return (s->efer & (1ull << 10)) && s->cs.l;
 }
 
-static void merge_segment(lua_State *L, int t, const char *name, struct kvm_segment *g)
+#define SEG_SELECTOR 1   /* merge_segment: a selector was given */
+#define SEG_FIELDS 2     /* and descriptor fields (base, limit, ...) */
+
+static int merge_segment(lua_State *L, int t, const char *name, struct kvm_segment *g)
 {
 	lua_getfield(L, t, name);
 	if (lua_isnil(L, -1)) {
 		lua_pop(L, 1);
-		return;
+		return 0;
 	}
 	if (!lua_istable(L, -1))
 		wbl_error(L, "'%s' must be a table {selector, base, limit, type, dpl, present, db, s, l, g}", name);
-	int st = lua_gettop(L);
+	int st = lua_gettop(L), given = 0;
 	__u64 v;
-	if (field_u64(L, st, "selector", &v)) { check_max(L, "selector", v, 0xffff); g->selector = (uint16_t)v; }
+	if (field_u64(L, st, "selector", &v)) {
+		check_max(L, "selector", v, 0xffff);
+		g->selector = (uint16_t)v;
+		given |= SEG_SELECTOR;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, st)) {
+		lua_pop(L, 1);
+		if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "selector") != 0)
+			given |= SEG_FIELDS;
+	}
 	if (field_u64(L, st, "base", &v)) g->base = v;
 	if (field_u64(L, st, "limit", &v)) { check_max(L, "limit", v, 0xffffffff); g->limit = (uint32_t)v; }
 	if (field_u64(L, st, "type", &v)) { check_max(L, "type", v, 15); g->type = (uint8_t)v; }
@@ -416,6 +430,101 @@ static void merge_segment(lua_State *L, int t, const char *name, struct kvm_segm
 	if (g->l && g->db)
 		wbl_error(L, "%s: L and DB cannot both be set (64-bit code has no 32-bit default)", name);
 	lua_pop(L, 1);
+	return given;
+}
+
+/* A descriptor of the GDT or LDT, decoded into the register's cache. */
+static void decode_descriptor(const uint8_t d[8], uint16_t selector, struct kvm_segment *g)
+{
+	uint32_t limit = d[0] | d[1] << 8 | (uint32_t)(d[6] & 0xf) << 16;
+	g->selector = selector;
+	g->base = d[2] | d[3] << 8 | (uint32_t)d[4] << 16 | (uint32_t)d[7] << 24;
+	g->g = d[6] >> 7;
+	g->limit = g->g ? limit << 12 | 0xfff : limit;
+	g->type = d[5] & 0xf;
+	g->s = (d[5] >> 4) & 1;
+	g->dpl = (d[5] >> 5) & 3;
+	g->present = d[5] >> 7;
+	g->avl = (d[6] >> 4) & 1;
+	g->l = (d[6] >> 5) & 1;
+	g->db = (d[6] >> 6) & 1;
+	g->unusable = 0;
+}
+
+/* A selector given to vm:setcpu is checked as the CPU checks a segment load
+ * (mov ds, ax / a far jump for cs): in protected mode it must point inside
+ * the GDT (or LDT) to a present code or data descriptor that fits the
+ * register. Given alone, it loads that descriptor into the register's cache,
+ * as the CPU would; fields given with it (base, limit, ...) override it. In
+ * real mode a selector alone sets the base to selector * 16. */
+static void load_selector(lua_State *L, struct vm *vm, const struct kvm_sregs *s, int i,
+			  struct kvm_segment *g, int given)
+{
+	const char *name = seg_names[i];
+	uint16_t sel = g->selector;
+	char h[32];
+	if (!(s->cr0 & 1)) {
+		if (!(given & SEG_FIELDS))
+			g->base = (uint64_t)sel << 4;
+		return;
+	}
+	if (i >= 6)   /* tr and ldt: system descriptors, taken as given */
+		return;
+	bool ldt = sel & 4, longmode = s->efer & (1ull << 10);
+	if (!ldt && (sel & ~3) == 0) {
+		if (i == 0)
+			wbl_error(L, "cs cannot hold the null selector %s", hex(h, sizeof(h), sel));
+		if (i == 5 && !longmode)
+			wbl_error(L, "ss cannot hold the null selector %s outside 64-bit mode", hex(h, sizeof(h), sel));
+		if (!(given & SEG_FIELDS)) {
+			memset(g, 0, sizeof(*g));
+			g->selector = sel;
+			g->unusable = 1;
+		}
+		return;
+	}
+	const struct kvm_dtable *tab = &s->gdt;
+	struct kvm_dtable ldt_tab = { .base = s->ldt.base, .limit = (uint16_t)s->ldt.limit };
+	if (ldt) {
+		if (s->ldt.unusable || !s->ldt.present || (s->ldt.selector & ~3) == 0)
+			wbl_error(L, "%s selector %s points into the LDT (TI=1), but there is no LDT", name,
+				  hex(h, sizeof(h), sel));
+		tab = &ldt_tab;
+	}
+	uint32_t off = sel & ~7u;
+	if (off + 7 > tab->limit) {
+		char lim[32];
+		wbl_error(L, "%s selector %s is outside the %s (limit %s: entries 0 to %d)", name,
+			  hex(h, sizeof(h), sel), ldt ? "LDT" : "GDT", hex(lim, sizeof(lim), tab->limit),
+			  (int)((tab->limit + 1) / 8) - 1);
+	}
+	struct mmu_ctx ctx;
+	mmu_sregs_ctx(vm, s, &ctx);
+	uint8_t d[8];
+	if (mmu_read(&ctx, tab->base + off, d, sizeof(d)) < 0)
+		wbl_error(L, "cannot read the descriptor of %s selector %s: %s", name, hex(h, sizeof(h), sel),
+			  err_msg());
+	struct kvm_segment desc;
+	decode_descriptor(d, sel, &desc);
+	bool code = desc.type & 8, readable_or_writable = desc.type & 2;
+	const char *why = NULL;
+	if (!desc.s)
+		why = "a system descriptor (TSS, LDT or gate), not a code or data segment";
+	else if (!desc.present)
+		why = "not present (P=0)";
+	else if (i == 0 && !code)
+		why = "a data segment; cs needs a code segment";
+	else if (i == 5 && (code || !readable_or_writable))
+		why = code ? "a code segment; ss needs a writable data segment"
+			   : "a read-only data segment; ss needs a writable one";
+	else if (i != 0 && code && !readable_or_writable)
+		why = "an execute-only code segment, which cannot be read through a data register";
+	if (why)
+		wbl_error(L, "%s selector %s: the descriptor there is %s", name, hex(h, sizeof(h), sel), why);
+	if (!(given & SEG_FIELDS)) {
+		desc.type |= 1;   /* the CPU marks a descriptor it loads as accessed */
+		*g = desc;
+	}
 }
 
 static void merge_dtable(lua_State *L, int t, const char *name, struct kvm_dtable *d)
@@ -451,7 +560,7 @@ static void check_sregs(lua_State *L, const struct kvm_sregs *s)
 }
 
 /* Reads the keys of table 2 into the views, refusing unknown keys. */
-static void merge_cpu(lua_State *L, struct cpu_view *v, bool *regs, bool *sregs, bool *dregs)
+static void merge_cpu(lua_State *L, struct cpu_view *v, bool *regs, bool *sregs, bool *dregs, int given[8])
 {
 	__u64 *gdst[18] = { &v->r.rax, &v->r.rbx, &v->r.rcx, &v->r.rdx, &v->r.rsi, &v->r.rdi,
 			       &v->r.rsp, &v->r.rbp, &v->r.r8, &v->r.r9, &v->r.r10, &v->r.r11,
@@ -473,7 +582,7 @@ static void merge_cpu(lua_State *L, struct cpu_view *v, bool *regs, bool *sregs,
 		lua_getfield(L, 2, seg_names[i]);
 		*sregs |= !lua_isnil(L, -1);
 		lua_pop(L, 1);
-		merge_segment(L, 2, seg_names[i], segs[i]);
+		given[i] = merge_segment(L, 2, seg_names[i], segs[i]);
 	}
 	lua_getfield(L, 2, "gdtr");
 	lua_getfield(L, 2, "idtr");
@@ -519,7 +628,12 @@ static int vm_setcpu(lua_State *L)
 		return wbl_fail(L, r);
 	bool has_dregs = cpu_get_debugregs(w->vm, vcpu, &v.d) == 0;
 	bool regs = false, sregs = false, dregs = false;
-	merge_cpu(L, &v, &regs, &sregs, &dregs);
+	int given[8];
+	merge_cpu(L, &v, &regs, &sregs, &dregs, given);
+	struct kvm_segment *segs[] = { &v.s.cs, &v.s.ds, &v.s.es, &v.s.fs, &v.s.gs, &v.s.ss };
+	for (int i = 0; i < 6; i++)
+		if (given[i] & SEG_SELECTOR)
+			load_selector(L, w->vm, &v.s, i, segs[i], given[i]);
 	char h[32];
 	if (!(v.r.rflags & RFLAGS_FIXED1) || (v.r.rflags & RFLAGS_RESERVED))
 		return wbl_error(L, "rflags %s: bit 1 must be 1 and bits 3, 5, 15, 63..22 must be 0",
