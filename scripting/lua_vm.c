@@ -8,6 +8,7 @@
 
 #include "util/err.h"
 #include "devices/uart16550.h"
+#include "engine/core/hostcall.h"
 #include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
@@ -262,7 +263,40 @@ static int simple_call(lua_State *L, int (*fn)(struct vm *), const char *what)
 }
 
 static int vm_start_m(lua_State *L) { return simple_call(L, vm_start, "vm:start"); }
-static int vm_pause_m(lua_State *L) { return simple_call(L, vm_pause, "vm:pause"); }
+
+/* Runs on the main thread once the callback that asked has returned (and the
+ * vCPU it held has gone on): then vm_pause can wait for the VM to settle. */
+static void deferred_pause(void *arg)
+{
+	struct vm *vm = arg, *list[256];
+	size_t n = vm_list(list, 256);
+	for (size_t i = 0; i < n && i < 256; i++)
+		if (list[i] == vm) {   /* not destroyed meanwhile */
+			vm_pause(vm);
+			return;
+		}
+}
+
+/* vm:pause(). Inside a device or event callback the VM cannot settle while
+ * the callback holds its vCPU, so the pause is asked for instead, and the call
+ * raises to end the callback there: the VM pauses as soon as the callback has
+ * returned (the access completes first), and the vm:run() or vm:wait() that
+ * waits for the VM returns a "pause" stop. A device handler ended this way
+ * does not crash its VM (lua_dev.c). */
+bool wbl_pause_asked;
+
+static int vm_pause_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	if (!wbl_in_callback)
+		return simple_call(L, vm_pause, "vm:pause");
+	hostcall_post(deferred_pause, w->vm);
+	wbl_pause_asked = true;
+	return luaL_error(L, "vm:pause cannot be called from inside a device or event callback to wait "
+			  "for the pause (the vCPU that called it is waiting for the callback to return): "
+			  "the VM pauses as soon as the callback has returned");
+}
+
 static int vm_resume_m(lua_State *L) { return simple_call(L, vm_resume, "vm:resume"); }
 
 static int vm_destroy_m(lua_State *L)

@@ -61,6 +61,8 @@ void wbl_open_linux_methods(lua_State *L);  /* lua_linux.c: load_linux, cpuid */
 /* A stop at a breakpoint whose Lua condition returns false: the run should go on. */
 bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s);
 extern bool wbl_in_callback;
+/* Set when vm:pause() was called inside a callback: the pause is on its way. */
+extern bool wbl_pause_asked;
 
 /* The accelerator name at idx ("auto", "kvm" or "soft"), or an error about argument arg. */
 const char *wbl_check_accel(lua_State *L, int idx, int arg);
