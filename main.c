@@ -3,6 +3,7 @@
  * the dashboard when stdin and stdout are terminals, else (or with --no-tui)
  * the plain console. Only main and the dashboard (after endwin) end the
  * process; the engine never does. */
+#include <errno.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <lualib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/core/vm.h"
+#include "util/err.h"
 #include "scripting/console.h"
 #include "scripting/lua_wb.h"
 #include "tui/tui.h"
@@ -181,21 +183,47 @@ static const char gdb_code[] =
 	"port = tonumber(port or spec)\n"
 	"if not port then error('--gdb wants [ADDR:]PORT, not ' .. spec, 0) end\n"
 	"local vm\n"
-	"if file then vm = assert(wb.vm{ name = 'gdb' }); assert(vm:load(file))\n"
+	"local function try(ok, msg, ...) if ok == nil then error(msg, 0) end return ok, msg, ... end\n"
+	"if file then vm = try(wb.vm{ name = 'gdb' }); try(vm:load(file))\n"
 	"else local all = wb.vms(); vm = wb.find('gdb') or all[#all] end\n"
 	"if not vm then error('--gdb: no VM to serve: name a guest file or make a VM with -e', 0) end\n"
-	"local r = assert(vm:gdbserve(addr ~= '' and addr or nil, port))\n"
+	"local r = try(vm:gdbserve(addr ~= '' and addr or nil, port))\n"
 	"io.stderr:write('gdb: session ended: ', r.reason, '\\n')\n";
 
 /* --kernel: the VM "linux", made and loaded before scripts run. */
 static const char linux_code[] =
 	"local kernel, initrd, append, mem, hide = ...\n"
-	"linux = assert(wb.vm{ name = 'linux', mem = mem or '512M' })\n"
+	"local function try(ok, msg, ...) if ok == nil then error(msg, 0) end return ok, msg, ... end\n"
+	"linux = try(wb.vm{ name = 'linux', mem = mem or '512M' })\n"
 	"if hide then local h = {}; for f in hide:gmatch('[^,%s]+') do h[#h + 1] = f end\n"
-	"  assert(linux:cpuid{ hide = h }) end\n"
-	"local i = assert(linux:load_linux{ kernel = kernel, initrd = initrd, cmdline = append })\n"
+	"  try(linux:cpuid{ hide = h }) end\n"
+	"local i = try(linux:load_linux{ kernel = kernel, initrd = initrd, cmdline = append })\n"
 	"io.stderr:write(('linux: %s loaded (Linux %s, %d symbols): linux:run() boots it\\n')\n"
 	"  :format(kernel, i.version, i.symbols))\n";
+
+/* An error of the code behind a command-line option, as one line: what went
+ * wrong, without the chunk's name, position or a traceback (it is not the
+ * user's code). */
+static void report_option(lua_State *L, const char *option)
+{
+	const char *msg = lua_tostring(L, -1);
+	if (!msg)
+		msg = "(error object)";
+	if (strncmp(msg, "[string \"", 9) == 0) {   /* [string "..."]:5: */
+		const char *p = strstr(msg, "\"]:");
+		if (p) {
+			p += 3;
+			while (*p >= '0' && *p <= '9')
+				p++;
+			if (p[0] == ':' && p[1] == ' ')
+				msg = p + 2;
+		}
+	}
+	const char *end = strstr(msg, "\nstack traceback:");
+	fprintf(stderr, "hvwb: %s: %.*s\n", option, end ? (int)(end - msg) : (int)strlen(msg), msg);
+	fflush(stderr);
+	lua_pop(L, 1);
+}
 
 static int load_linux(lua_State *L, const struct options *o)
 {
@@ -206,7 +234,7 @@ static int load_linux(lua_State *L, const struct options *o)
 		status = console_docall(L, 5, 0);
 	}
 	if (status != LUA_OK)
-		console_report(L, "hvwb");
+		report_option(L, "--kernel");
 	return status;
 }
 
@@ -228,8 +256,106 @@ static int serve_gdb(lua_State *L, const char *spec, const char *file)
 		status = console_docall(L, 2, 0);
 	}
 	if (status != LUA_OK)
-		console_report(L, "hvwb");
+		report_option(L, "--gdb");
 	return status;
+}
+
+/* The values of the options, checked before anything runs: one line that
+ * says what is wrong, and false. */
+static bool check_readable(const char *option, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "hvwb: %s %s: %s\n", option, path, strerror(errno));
+		return false;
+	}
+	fclose(f);
+	return true;
+}
+
+static bool check_options(const struct options *o)
+{
+	if (o->gdb) {
+		const char *colon = strrchr(o->gdb, ':');
+		const char *port = colon ? colon + 1 : o->gdb;
+		char *end;
+		errno = 0;
+		long n = strtol(port, &end, 10);
+		if (!*port || *end || errno) {
+			fprintf(stderr, "hvwb: --gdb %s: expected [ADDR:]PORT, such as 1234 or 127.0.0.1:1234\n", o->gdb);
+			return false;
+		}
+		if (n < 0 || n > 65535) {
+			fprintf(stderr, "hvwb: --gdb %s: the port must be from 0 to 65535 (0 picks a free one)\n", o->gdb);
+			return false;
+		}
+	}
+	if (o->linux_args[3]) {
+		uint64_t size;
+		if (vm_parse_size(o->linux_args[3], &size) < 0) {
+			fprintf(stderr, "hvwb: --mem %s: %s\n", o->linux_args[3], err_msg());
+			return false;
+		}
+	}
+	if (o->linux_args[0] && !check_readable("--kernel", o->linux_args[0]))
+		return false;
+	if (o->linux_args[1] && !check_readable("--initrd", o->linux_args[1]))
+		return false;
+	return true;
+}
+
+/* What a file given as the script is when it is a guest program rather than
+ * Lua: "an ELF file", "a multiboot image", "a binary file"; NULL for a script
+ * (or a file that cannot be read: loading it will say why). */
+static const char *guest_kind(const char *path)
+{
+	static unsigned char buf[8192];
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (n >= 4 && memcmp(buf, "\x7f" "ELF", 4) == 0)
+		return "an ELF file";
+	if (n >= 4 && memcmp(buf, LUA_SIGNATURE, 4) == 0)
+		return NULL;   /* precompiled Lua */
+	for (size_t i = 0; i + 12 <= n; i += 4) {
+		uint32_t m = buf[i] | buf[i + 1] << 8 | buf[i + 2] << 16 | (uint32_t)buf[i + 3] << 24;
+		uint32_t flags = buf[i + 4] | buf[i + 5] << 8 | buf[i + 6] << 16 | (uint32_t)buf[i + 7] << 24;
+		uint32_t sum = buf[i + 8] | buf[i + 9] << 8 | buf[i + 10] << 16 | (uint32_t)buf[i + 11] << 24;
+		if (m == 0x1BADB002 && m + flags + sum == 0)
+			return "a multiboot image";
+	}
+	/* Lua source is text: a NUL byte or bytes that are not UTF-8 say binary. */
+	for (size_t i = 0; i < n;) {
+		unsigned char c = buf[i];
+		int len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+		if (c == 0 || len == 0)
+			return "a binary file";
+		if (i + (size_t)len > n)
+			break;   /* cut by the buffer's end */
+		for (int k = 1; k < len; k++)
+			if ((buf[i + k] & 0xc0) != 0x80)
+				return "a binary file";
+		i += (size_t)len;
+	}
+	return NULL;
+}
+
+/* A guest given where a script goes: say so and how to run it. */
+static void report_guest(const char *path, const char *kind)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	char sample[PATH_MAX];
+	snprintf(sample, sizeof(sample), "samples/build/%s", base);
+	bool is_sample = strstr(path, "samples/build/") != NULL;
+	fprintf(stderr, "hvwb: %s is a guest program (%s), not a Lua script: debug it with "
+		"`hvwb --gdb PORT %s`, or run it from the console with ", path, kind, path);
+	if (is_sample)
+		fprintf(stderr, "demo(\"%s\")\n", base);
+	else
+		fprintf(stderr, "vm = wb.vm{}; vm:load(\"%s\"); vm:run()\n", path);
 }
 
 /* The dashboard needs a terminal on both sides; it falls back by itself when
@@ -244,6 +370,16 @@ static void interact(lua_State *L, const struct options *o)
 static int run(lua_State *L, int argc, char **argv, const struct options *o)
 {
 	char startup[PATH_MAX];
+	if (!check_options(o))
+		return 1;
+	const char *guest = o->gdb && o->script && !is_lua_file(argv[o->script]) ? argv[o->script] : NULL;
+	if (guest && !check_readable("--gdb", guest))
+		return 1;
+	const char *kind = o->script && !guest ? guest_kind(argv[o->script]) : NULL;
+	if (kind) {
+		report_guest(argv[o->script], kind);
+		return 1;
+	}
 	if (!o->no_startup && find_startup(startup, sizeof(startup)) &&
 	    run_file(L, startup, 0) != LUA_OK)
 		return 1;
@@ -255,7 +391,6 @@ static int run(lua_State *L, int argc, char **argv, const struct options *o)
 			return 1;
 		}
 	}
-	const char *guest = o->gdb && o->script && !is_lua_file(argv[o->script]) ? argv[o->script] : NULL;
 	if (o->script && !guest) {
 		int nargs = push_script_args(L, argc, argv, o->script);
 		if (run_file(L, argv[o->script], nargs) != LUA_OK)

@@ -123,6 +123,9 @@ static int compile(lua_State *L, const char *text)
 	return luaL_loadbuffer(L, text, strlen(text), "=stdin");
 }
 
+/* Results are printed as print() would, except that an integer that may be an
+ * address (negative, or above 0xfff) also shows in hex: Lua integers are
+ * signed, so a kernel address such as 0xffffffff81000000 is negative. */
 static void print_results(lua_State *L, int base)
 {
 	int n = lua_gettop(L) - base;
@@ -131,6 +134,11 @@ static void print_results(lua_State *L, int base)
 	for (int i = 1; i <= n; i++) {
 		const char *s = luaL_tolstring(L, base + i, NULL);
 		fputs(s, stdout);
+		if (lua_isinteger(L, base + i)) {
+			lua_Integer v = lua_tointeger(L, base + i);
+			if (v < 0 || v > 0xfff)
+				printf(" (0x%llx)", (unsigned long long)v);
+		}
 		fputs(i < n ? "\t" : "\n", stdout);
 		lua_pop(L, 1);
 	}

@@ -10,6 +10,7 @@
 #include "engine/debug/disasm.h"
 #include "util/err.h"
 #include "engine/core/vm.h"
+#include "scripting/lua_inspect.h"
 #include "scripting/lua_wb.h"
 
 /* The VM's Lua-side table (user value 1), created on demand, pushed. */
@@ -23,16 +24,10 @@ static void push_uservalues(lua_State *L, int vmidx)
 	}
 }
 
-/* Address from an integer, a symbol, or "symbol+offset". */
+/* Address from an integer, a symbol, "symbol+offset" or "seg:off" (vCPU 0's segments). */
 static uint64_t check_where(lua_State *L, struct wbl_vm *w, int idx)
 {
-	if (lua_isinteger(L, idx))
-		return (uint64_t)lua_tointeger(L, idx);
-	const char *expr = luaL_checkstring(L, idx);
-	uint64_t addr;
-	if (sym_resolve(vm_symbols(w->vm), expr, &addr) < 0)
-		luaL_argerror(L, idx, lua_pushfstring(L, "no symbol '%s' (load an ELF or System.map with symbols)", expr));
-	return addr;
+	return wbl_check_va(L, w, idx, 0);
 }
 
 /* vm:breakpoint(where [, condition] [, {soft = bool}]) -> id */
@@ -42,7 +37,7 @@ static int vm_breakpoint_m(lua_State *L)
 	uint64_t addr = check_where(L, w, 2);
 	int cond = lua_isfunction(L, 3) ? 3 : 0;
 	int opts = lua_istable(L, 3) ? 3 : lua_istable(L, 4) ? 4 : 0;
-	luaL_argcheck(L, cond || opts || lua_isnoneornil(L, 3), 3, "expected a condition function or an options table");
+	wbl_argcheck(L, cond || opts || lua_isnoneornil(L, 3), 3, "expected a condition function or an options table");
 	bool soft = false;
 	if (opts) {
 		lua_getfield(L, opts, "soft");
@@ -51,7 +46,7 @@ static int vm_breakpoint_m(lua_State *L)
 	}
 	int id = debug_add(w->vm, soft ? DBG_SW_EXEC : DBG_HW_EXEC, addr, 1, false);
 	if (id < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	if (cond) {
 		push_uservalues(L, 1);
 		if (lua_getfield(L, -1, "conditions") != LUA_TTABLE) {
@@ -73,11 +68,11 @@ static int vm_watch_m(lua_State *L)
 	static const char *const modes[] = { "w", "rw", NULL };
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	uint64_t addr = check_where(L, w, 2);
-	lua_Integer len = luaL_optinteger(L, 3, 4);
-	int mode = luaL_checkoption(L, 4, "w", modes);
+	lua_Integer len = wbl_optinteger(L, 3, 4);
+	int mode = wbl_checkoption(L, 4, "w", modes);
 	int id = debug_add(w->vm, mode ? DBG_WATCH_RW : DBG_WATCH_WRITE, addr, (unsigned)len, false);
 	if (id < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	lua_pushinteger(L, id);
 	return 1;
 }
@@ -92,7 +87,31 @@ static const char *kind_name(enum debug_kind k)
 	}
 }
 
-/* vm:breakpoints() -> { {id=, kind=, addr=, symbol=, enabled=, hits=, size=}, ... } */
+#define POINT_META "hvwb.breakpoint"
+
+/* "1: hardware at 0x1002e0 <kmain>, enabled, 2 hits" */
+static int point_tostring(lua_State *L)
+{
+	lua_getfield(L, 1, "id");
+	lua_getfield(L, 1, "kind");
+	lua_getfield(L, 1, "addr");
+	lua_getfield(L, 1, "symbol");
+	lua_getfield(L, 1, "enabled");
+	lua_getfield(L, 1, "hits");
+	lua_getfield(L, 1, "size");
+	const char *sym = lua_tostring(L, 5);
+	bool watch = strncmp(luaL_optstring(L, 3, ""), "watch", 5) == 0;
+	lua_pushfstring(L, "%d: %s%s%s at %s%s%s%s, %s, %d hit%s", (int)lua_tointeger(L, 2),
+			luaL_optstring(L, 3, "?"), watch ? " of " : "",
+			watch ? lua_pushfstring(L, "%d bytes", (int)lua_tointeger(L, 8)) : "",
+			wbl_pushhex(L, (uint64_t)lua_tointeger(L, 4)), sym ? " <" : "", sym ? sym : "",
+			sym ? ">" : "", lua_toboolean(L, 6) ? "enabled" : "disabled",
+			(int)lua_tointeger(L, 7), lua_tointeger(L, 7) == 1 ? "" : "s");
+	return 1;
+}
+
+/* vm:breakpoints() -> { {id=, kind=, addr=, symbol=, enabled=, hits=, size=}, ... };
+ * each prints as "1: hardware at 0x1002e0 <kmain>, enabled, 0 hits". */
 static int vm_breakpoints_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
@@ -116,9 +135,11 @@ static int vm_breakpoints_m(lua_State *L)
 		uint64_t off;
 		const char *name = sym_lookup(vm_symbols(w->vm), pts[i].addr, &off);
 		if (name) {
-			lua_pushfstring(L, off ? "%s+0x%I" : "%s", name, (lua_Integer)off);
+			lua_pushfstring(L, off ? "%s+%s" : "%s", name, wbl_pushhex(L, off));
+			lua_remove(L, -2);
 			lua_setfield(L, -2, "symbol");
 		}
+		luaL_setmetatable(L, POINT_META);
 		lua_rawseti(L, -2, i + 1);
 	}
 	return 1;
@@ -127,9 +148,9 @@ static int vm_breakpoints_m(lua_State *L)
 static int id_call(lua_State *L, int (*fn)(struct vm *, int, bool), bool on)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	lua_Integer id = luaL_checkinteger(L, 2);
+	lua_Integer id = wbl_checkinteger(L, 2);
 	if (fn(w->vm, (int)id, on) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	lua_settop(L, 1);
 	return 1;
 }
@@ -165,20 +186,20 @@ bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s)
 static int vm_step_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	lua_Integer n = luaL_optinteger(L, 2, 1);
-	luaL_argcheck(L, n >= 1, 2, "the number of instructions must be at least 1");
+	lua_Integer n = wbl_optinteger(L, 2, 1);
+	wbl_argcheck(L, n >= 1, 2, "the number of instructions must be at least 1");
 	bool irqs = false;
 	if (lua_istable(L, 3)) {
 		lua_getfield(L, 3, "interrupts");
 		irqs = lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	} else {
-		luaL_argcheck(L, lua_isnoneornil(L, 3), 3, "options must be a table {interrupts = bool}");
+		wbl_argcheck(L, lua_isnoneornil(L, 3), 3, "options must be a table {interrupts = bool}");
 	}
 	wbl_check_may_wait(L, "vm:step");
 	struct vm_stop stop;
 	if (vm_step(w->vm, (uint64_t)n, irqs, &stop) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	wbl_inspect_note_stop(L, 1);
 	wbl_dispatch_events(L);
 	wbl_pushstop(L, &stop);
@@ -191,7 +212,7 @@ static void current_insn(lua_State *L, struct vm *vm, uint64_t *lin, uint64_t *r
 	struct kvm_regs r;
 	struct kvm_sregs sr;
 	if (vm_get_regs(vm, 0, &r) < 0 || vm_get_sregs(vm, 0, &sr) < 0)
-		luaL_error(L, "%s", err_msg());
+		wbl_error(L, "%s", err_msg());
 	*lin = sr.cs.base + r.rip;
 	*rsp = r.rsp;
 	if (disasm_one(vm, 0, *lin, insn) < 0)
@@ -231,7 +252,7 @@ static int vm_next_m(lua_State *L)
 	wbl_check_may_wait(L, "vm:next");
 	struct vm_stop stop;
 	if (next_once(L, w->vm, &stop) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	wbl_inspect_note_stop(L, 1);
 	wbl_pushstop(L, &stop);
 	return 1;
@@ -248,14 +269,14 @@ static int vm_finish_m(lua_State *L)
 	struct disasm_insn insn;
 	struct kvm_regs r;
 	if (vm_get_regs(w->vm, 0, &r) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	rsp0 = r.rsp;
 	struct vm_stop stop;
 	for (;;) {
 		current_insn(L, w->vm, &lin, &rsp, &insn);
 		bool last = insn.is_ret && rsp >= rsp0;
 		if (next_once(L, w->vm, &stop) < 0)
-			return luaL_error(L, "%s", err_msg());
+			return wbl_error(L, "%s", err_msg());
 		/* A step that ran nothing (a hlt with interrupts held) ends it too. */
 		if (stop.kind != STOP_STEP || stop.steps == 0)
 			break;
@@ -281,5 +302,10 @@ void wbl_open_debug_methods(lua_State *L)
 {
 	lua_getfield(L, -1, "__methods");
 	luaL_setfuncs(L, debug_methods, 0);
+	lua_pop(L, 1);
+	if (luaL_newmetatable(L, POINT_META)) {
+		lua_pushcfunction(L, point_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
 	lua_pop(L, 1);
 }

@@ -70,9 +70,12 @@ static void luadev_serve(void *arg)
 		lua_pushinteger(L, (lua_Integer)v);
 	}
 	wbl_in_callback = true;
+	wbl_pause_asked = false;
 	int r = lua_pcall(L, a->is_write ? 3 : 2, 1, top + 1);
 	wbl_in_callback = false;
-	if (r != LUA_OK) {
+	if (r != LUA_OK && wbl_pause_asked) {
+		/* vm:pause() ended the handler: the access completes, the VM pauses. */
+	} else if (r != LUA_OK) {
 		access_fail(a, lua_tostring(L, -1));
 	} else if (!a->is_write && !lua_isnil(L, -1)) {
 		int isnum;
@@ -206,7 +209,7 @@ static void check_function_field(lua_State *L, int t, const char *field)
 	int type = lua_getfield(L, t, field);
 	lua_pop(L, 1);
 	if (type != LUA_TNIL && type != LUA_TFUNCTION)
-		luaL_error(L, "bad argument #2 to 'device' (%s must be a function)", field);
+		wbl_argerror(L, 2, lua_pushfstring(L, "%s must be a function", field));
 }
 
 static int function_ref(lua_State *L, int t, const char *field)
@@ -227,15 +230,63 @@ static bool opt_range(lua_State *L, int t, const char *field, uint64_t *base, ui
 		return false;
 	}
 	if (!lua_istable(L, -1))
-		luaL_error(L, "bad argument #2 to 'device' (%s must be {base, length})", field);
+		wbl_argerror(L, 2, lua_pushfstring(L, "%s must be {base, length}", field));
 	lua_rawgeti(L, -1, 1);
 	lua_rawgeti(L, -2, 2);
 	if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1) || lua_tointeger(L, -1) <= 0)
-		luaL_error(L, "bad argument #2 to 'device' (%s must be {base, length} with length > 0)", field);
+		wbl_argerror(L, 2, lua_pushfstring(L, "%s must be {base, length} with length > 0", field));
 	*base = (uint64_t)lua_tointeger(L, -2);
 	*len = (uint64_t)lua_tointeger(L, -1);
 	lua_pop(L, 3);
 	return true;
+}
+
+/* Ranges a Lua device can never see: the interrupt controllers and timers of
+ * both accelerators (KVM's in-kernel irqchip, soft's irqchip.c) take these
+ * accesses before the bus, and guest RAM is memory, not MMIO. */
+static const struct { uint64_t base, len; const char *owner; } taken_ports[] = {
+	{ 0x20, 2, "the master PIC (8259)" }, { 0xa0, 2, "the slave PIC (8259)" },
+	{ 0x4d0, 2, "the PICs' ELCR" }, { 0x40, 4, "the PIT (8254)" },
+	{ 0x61, 1, "the PIT's port B (speaker gate)" },
+}, taken_mmio[] = {
+	{ 0xfee00000, 0x1000, "the local APIC" }, { 0xfec00000, 0x100, "the IOAPIC" },
+};
+
+static bool overlaps(uint64_t base, uint64_t len, uint64_t b2, uint64_t l2)
+{
+	return base < b2 + l2 && b2 < base + len;
+}
+
+#define FOUR_GIB 0x100000000ull
+
+/* Raises if the guest's accesses to [base, base+len) would never reach a device. */
+static void check_reachable(lua_State *L, struct vm *vm, bool pio, uint64_t base, uint64_t len)
+{
+	const char *kind = pio ? "ports" : "mmio";
+	if (pio) {
+		for (size_t i = 0; i < sizeof(taken_ports) / sizeof(taken_ports[0]); i++)
+			if (overlaps(base, len, taken_ports[i].base, taken_ports[i].len))
+				wbl_argerror(L, 2, lua_pushfstring(L, "ports %s..%s belong to %s, which the "
+					"accelerator emulates itself: the guest's accesses never reach a device",
+					wbl_pushhex(L, taken_ports[i].base),
+					wbl_pushhex(L, taken_ports[i].base + taken_ports[i].len - 1),
+					taken_ports[i].owner));
+		return;
+	}
+	uint64_t low = vm_ram(vm).size, mem = vm_mem_size(vm);
+	if (overlaps(base, len, 0, low) || (mem > low && overlaps(base, len, FOUR_GIB, mem - low)))
+		wbl_argerror(L, 2, lua_pushfstring(L, "%s = {%s, %s} overlaps guest RAM (%s..%s%s): the "
+			"guest's accesses there read and write memory and never reach a device; "
+			"put it above RAM, e.g. at 0xfe000000", kind, wbl_pushhex(L, base),
+			wbl_pushhex(L, len), wbl_pushhex(L, 0), wbl_pushhex(L, low - 1),
+			mem > low ? lua_pushfstring(L, " and %s..%s", wbl_pushhex(L, FOUR_GIB),
+						    wbl_pushhex(L, FOUR_GIB + mem - low - 1)) : ""));
+	for (size_t i = 0; i < sizeof(taken_mmio) / sizeof(taken_mmio[0]); i++)
+		if (overlaps(base, len, taken_mmio[i].base, taken_mmio[i].len))
+			wbl_argerror(L, 2, lua_pushfstring(L, "mmio %s..%s belongs to %s, which the "
+				"accelerator emulates itself: the guest's accesses never reach a device",
+				wbl_pushhex(L, taken_mmio[i].base),
+				wbl_pushhex(L, taken_mmio[i].base + taken_mmio[i].len - 1), taken_mmio[i].owner));
 }
 
 /* vm:device{ ports = {base, len} | mmio = {base, len}, read = fn, write = fn, name =,
@@ -243,26 +294,29 @@ static bool opt_range(lua_State *L, int t, const char *field, uint64_t *base, ui
 static int vm_device_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	luaL_checktype(L, 2, LUA_TTABLE);
+	wbl_checktype(L, 2, LUA_TTABLE);
 	uint64_t base, len;
 	bool pio = opt_range(L, 2, "ports", &base, &len);
 	uint64_t mbase, mlen;
 	bool mmio = opt_range(L, 2, "mmio", &mbase, &mlen);
 	if (pio == mmio)
-		return luaL_error(L, "bad argument #2 to 'device' (give exactly one of ports = {base, len} or mmio = {base, len})");
+		return wbl_argerror(L, 2, "give exactly one of ports = {base, len} or mmio = {base, len}");
 	if (mmio) {
 		base = mbase;
 		len = mlen;
 	}
+	check_reachable(L, w->vm, pio, base, len);
 	check_function_field(L, 2, "read");
 	check_function_field(L, 2, "write");
 	check_function_field(L, 2, "save");
 	check_function_field(L, 2, "restore");
 	lua_getfield(L, 2, "name");
-	const char *name = luaL_optstring(L, -1, "lua");
+	if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+		return wbl_argerror(L, 2, "name must be a string");
+	const char *name = lua_isnil(L, -1) ? "lua" : lua_tostring(L, -1);
 	struct luadev *d = calloc(1, sizeof(*d));
 	if (!d)
-		return luaL_error(L, "out of memory");
+		return wbl_error(L, "out of memory");
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	lua_pop(L, 1);
 	d->dev.name = d->name;
@@ -282,7 +336,7 @@ static int vm_device_m(lua_State *L)
 	int r = bus_register(bus, pio ? BUS_PIO : BUS_MMIO, base, len, luadev_io, d, d->name);
 	if (r < 0) {
 		free(d);
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	}
 	d->read_ref = function_ref(L, 2, "read");
 	d->write_ref = function_ref(L, 2, "write");
@@ -299,8 +353,8 @@ static int vm_on_m(lua_State *L)
 {
 	static const char *const events[] = { "stop", "serial", NULL };
 	wbl_checkvm(L, 1);
-	int ev = luaL_checkoption(L, 2, NULL, events);
-	luaL_checktype(L, 3, LUA_TFUNCTION);
+	int ev = wbl_checkoption(L, 2, NULL, events);
+	wbl_checktype(L, 3, LUA_TFUNCTION);
 	if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
 		lua_pop(L, 1);
 		lua_newtable(L);

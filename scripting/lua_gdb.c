@@ -26,8 +26,8 @@ static int vm_gdbserve(lua_State *L)
 	} else if (lua_isnil(L, 2) && !lua_isnoneornil(L, 3)) {
 		port_idx = 3; /* vm:gdbserve(nil, port): the default address */
 	}
-	lua_Integer port = luaL_checkinteger(L, port_idx);
-	luaL_argcheck(L, port >= 0 && port <= 65535, port_idx, "a TCP port (0 for any free port)");
+	lua_Integer port = wbl_checkinteger(L, port_idx);
+	wbl_argcheck(L, port >= 0 && port <= 65535, port_idx, "a TCP port (0 for any free port)");
 	opt.port = (int)port;
 	wbl_check_may_wait(L, "vm:gdbserve");
 	enum gdb_end end;

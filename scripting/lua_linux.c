@@ -14,8 +14,8 @@ static const char *opt_string(lua_State *L, int t, const char *field)
 {
 	lua_getfield(L, t, field);
 	if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-		luaL_error(L, "bad argument #1 to 'load_linux' (%s must be a string, not %s)", field,
-			   luaL_typename(L, -1));
+		wbl_argerror(L, t, lua_pushfstring(L, "%s must be a string, not %s", field,
+						       luaL_typename(L, -1)));
 	const char *s = lua_tostring(L, -1);
 	lua_pop(L, 1);   /* still referenced by the options table */
 	return s;
@@ -53,15 +53,15 @@ static int vm_load_linux_m(lua_State *L)
 {
 	static const char *const hows[] = { "auto", "vmlinux", "bzimage", NULL };
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	luaL_checktype(L, 2, LUA_TTABLE);
+	wbl_checktype(L, 2, LUA_TTABLE);
 	struct vm_linux_opts o = { 0 };
 	o.kernel = opt_string(L, 2, "kernel");
-	luaL_argcheck(L, o.kernel != NULL, 2, "kernel = path of a bzImage or vmlinux is required");
+	wbl_argcheck(L, o.kernel != NULL, 2, "kernel = path of a bzImage or vmlinux is required");
 	o.initrd = opt_string(L, 2, "initrd");
 	o.cmdline = opt_string(L, 2, "cmdline");
 	o.symbols = opt_string(L, 2, "symbols");
 	lua_getfield(L, 2, "how");
-	o.how = (enum linux_how)luaL_checkoption(L, -1, "auto", hows);
+	o.how = (enum linux_how)wbl_checkfieldoption(L, 2, "how", "auto", hows);
 	lua_pop(L, 1);
 	wbl_check_may_wait(L, "vm:load_linux");
 	struct linux_info info;
@@ -76,15 +76,15 @@ static cpuid_hidden_t check_hide(lua_State *L, int t)
 {
 	cpuid_hidden_t mask = 0;
 	lua_getfield(L, t, "hide");
-	luaL_argcheck(L, lua_istable(L, -1), 2, "hide must be a list of feature names");
+	wbl_argcheck(L, lua_istable(L, -1), 2, "hide must be a list of feature names");
 	lua_Integer n = luaL_len(L, -1);
 	for (lua_Integer i = 1; i <= n; i++) {
 		lua_rawgeti(L, -1, i);
 		const char *name = lua_tostring(L, -1);
 		int idx = name ? cpuid_feature_index(name) : -1;
 		if (idx < 0)
-			luaL_error(L, "unknown CPU feature '%s' in hide: known features are %s",
-				   name ? name : luaL_typename(L, -1), cpuid_feature_names());
+			wbl_argerror(L, 2, lua_pushfstring(L, "unknown CPU feature '%s' in hide: known features are %s",
+							   name ? name : luaL_typename(L, -1), cpuid_feature_names()));
 		mask |= 1ull << idx;
 		lua_pop(L, 1);
 	}
@@ -152,7 +152,7 @@ static int vm_cpuid_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	if (!lua_isnoneornil(L, 2)) {
-		luaL_checktype(L, 2, LUA_TTABLE);
+		wbl_checktype(L, 2, LUA_TTABLE);
 		int r = vm_cpuid_hide(w->vm, check_hide(L, 2));
 		if (r < 0)
 			return wbl_fail(L, r);

@@ -32,7 +32,7 @@ static struct snap *check_snap(lua_State *L, int idx)
 	struct wbl_snap *h = luaL_checkudata(L, idx, SNAP_META);
 	struct snap *s = snap_find(h->id);
 	if (!s)
-		luaL_error(L, "snapshot %d no longer exists (deleted, or its VM was destroyed)", (int)h->id);
+		wbl_error(L, "snapshot %d no longer exists (deleted, or its VM was destroyed)", (int)h->id);
 	return s;
 }
 
@@ -58,12 +58,13 @@ static void push_new_vm(lua_State *L, struct vm *vm)
 	lua_pop(L, 1);
 }
 
-static const char *opt_name(lua_State *L, int idx, const char *what)
+/* A name at idx (an argument, or a field of the table argument arg). */
+static const char *opt_name(lua_State *L, int idx, int arg, const char *what)
 {
 	if (lua_isnoneornil(L, idx))
 		return NULL;
 	if (lua_type(L, idx) != LUA_TSTRING)
-		luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a string", what));
+		wbl_argerror(L, arg, lua_pushfstring(L, "%s must be a string", what));
 	return lua_tostring(L, idx);
 }
 
@@ -71,7 +72,7 @@ static const char *opt_name(lua_State *L, int idx, const char *what)
 static int vm_snapshot_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	const char *name = opt_name(L, 2, "the snapshot name");
+	const char *name = opt_name(L, 2, 2, "the snapshot name");
 	wbl_check_may_wait(L, "vm:snapshot");
 	double t0 = now_s();
 	struct snap *s;
@@ -106,7 +107,7 @@ static int vm_delete_snapshot_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	struct snap *s = check_snap(L, 2);
-	luaL_argcheck(L, snap_vm(s) == w->vm, 2, "the snapshot belongs to another VM");
+	wbl_argcheck(L, snap_vm(s) == w->vm, 2, "the snapshot belongs to another VM");
 	snap_delete(s);
 	return 0;
 }
@@ -122,7 +123,7 @@ static int vm_restore_m(lua_State *L)
 	else if (luaL_testudata(L, 2, SNAP_META))
 		s = check_snap(L, 2);
 	else
-		return luaL_argerror(L, 2, "a snapshot (vm:snapshot()) or a file name (vm:save()) expected");
+		return wbl_argerror(L, 2, "a snapshot (vm:snapshot()) or a file name (vm:save()) expected");
 	wbl_check_may_wait(L, "vm:restore");
 	double t0 = now_s();
 	int r = s ? snap_restore(w->vm, s) : snap_restore_file(w->vm, path);
@@ -139,7 +140,7 @@ static int vm_restore_m(lua_State *L)
 static int vm_save_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	const char *path = luaL_checkstring(L, 2);
+	const char *path = wbl_checkstring(L, 2);
 	wbl_check_may_wait(L, "vm:save");
 	double t0 = now_s();
 	int r = snap_save(w->vm, path);
@@ -157,12 +158,12 @@ static int vm_clone_m(lua_State *L)
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	const char *name = NULL;
 	if (!lua_isnoneornil(L, 2)) {
-		luaL_checktype(L, 2, LUA_TTABLE);
+		wbl_checktype(L, 2, LUA_TTABLE);
 		lua_getfield(L, 2, "name");
-		name = opt_name(L, -1, "name");
+		name = opt_name(L, -1, 2, "name");
 	}
 	if (name && vm_find(name))
-		return luaL_error(L, "bad argument #2 to 'clone' (a VM named '%s' already exists)", name);
+		return wbl_argerror(L, 2, lua_pushfstring(L, "a VM named '%s' already exists", name));
 	wbl_check_may_wait(L, "vm:clone");
 	double t0 = now_s();
 	struct vm *c;
@@ -179,19 +180,19 @@ static int vm_clone_m(lua_State *L)
  * The accelerator defaults as for wb.vm: HVWB_ACCEL, else the fastest here. */
 int wbl_load(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = wbl_checkstring(L, 1);
 	const char *name = NULL, *accel = getenv("HVWB_ACCEL");
 	if (lua_istable(L, 2)) {
 		lua_getfield(L, 2, "name");
-		name = opt_name(L, -1, "name");
+		name = opt_name(L, -1, 2, "name");
 		lua_getfield(L, 2, "accel");
 		if (!lua_isnil(L, -1))
-			accel = wbl_check_accel(L, -1, "wb.load");
+			accel = wbl_check_accel(L, -1, 2);
 	} else {
-		name = opt_name(L, 2, "the VM name");
+		name = opt_name(L, 2, 2, "the VM name");
 	}
 	if (name && vm_find(name))
-		return luaL_error(L, "bad argument #2 to 'load' (a VM named '%s' already exists)", name);
+		return wbl_argerror(L, 2, lua_pushfstring(L, "a VM named '%s' already exists", name));
 	double t0 = now_s();
 	struct vm *vm;
 	int r = snap_load(path, name, accel, &vm);
@@ -213,7 +214,7 @@ static int snap_delete_m(lua_State *L)
 
 static int snap_index(lua_State *L)
 {
-	const char *key = luaL_checkstring(L, 2);
+	const char *key = wbl_checkstring(L, 2);
 	if (strcmp(key, "delete") == 0) {
 		lua_pushcfunction(L, snap_delete_m);
 		return 1;
@@ -270,5 +271,10 @@ void wbl_open_snapshot_methods(lua_State *L)
 	lua_pop(L, 1);
 	luaL_newmetatable(L, SNAP_META);
 	luaL_setfuncs(L, snap_meta, 0);
+	lua_pop(L, 1);
+	lua_newtable(L);   /* only to name it in errors */
+	lua_pushcfunction(L, snap_delete_m);
+	lua_setfield(L, -2, "delete");
+	wbl_name_functions(L, -1, "snapshot:");
 	lua_pop(L, 1);
 }

@@ -8,6 +8,7 @@
 
 #include "util/err.h"
 #include "devices/uart16550.h"
+#include "engine/core/hostcall.h"
 #include "engine/core/vm.h"
 #include "scripting/lua_wb.h"
 
@@ -58,10 +59,10 @@ static uint64_t reg_get(const struct reg_desc *d, const struct kvm_regs *r, cons
 
 static int check_vcpu_arg(lua_State *L, struct wbl_vm *w, int idx)
 {
-	lua_Integer i = luaL_optinteger(L, idx, 0);
+	lua_Integer i = wbl_optinteger(L, idx, 0);
 	int n = vm_vcpu_count(w->vm);
 	if (i < 0 || i >= n)
-		luaL_argerror(L, idx, lua_pushfstring(L, "vCPU must be from 0 to %d", n - 1));
+		wbl_argerror(L, idx, lua_pushfstring(L, "vCPU must be from 0 to %d", n - 1));
 	return (int)i;
 }
 
@@ -70,7 +71,7 @@ static void get_all_regs(lua_State *L, struct wbl_vm *w, int vcpu, struct kvm_re
 			 struct kvm_sregs *s)
 {
 	if (vm_get_regs(w->vm, vcpu, r) < 0 || vm_get_sregs(w->vm, vcpu, s) < 0)
-		luaL_error(L, "%s", err_msg());
+		wbl_error(L, "%s", err_msg());
 }
 
 /* vm:regs([vcpu]) -> { rax = ..., rip = ..., cr0 = ..., cs = ... } */
@@ -100,11 +101,12 @@ static void set_reg(lua_State *L, struct wbl_vm *w, const struct reg_desc *d, in
 	int isnum;
 	lua_Integer v = lua_tointegerx(L, vidx, &isnum);
 	if (!isnum)
-		luaL_error(L, "register %s takes an integer, not %s", d->name, luaL_typename(L, vidx));
+		wbl_error(L, "register %s takes an integer, not %s", d->name, luaL_typename(L, vidx));
 	if (strcmp(d->name, "rip") == 0 && !canonical((uint64_t)v))
-		luaL_error(L, "0x%I is not a canonical address: bits 63..47 must all be equal", v);
+		wbl_error(L, "%s is not a canonical address: bits 63..47 must all be equal",
+			  wbl_pushhex(L, (uint64_t)v));
 	if (is_selector(d))
-		luaL_error(L, "segment register %s cannot be set by selector alone (it needs a descriptor)", d->name);
+		wbl_error(L, "segment register %s cannot be set by selector alone (it needs a descriptor)", d->name);
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	get_all_regs(L, w, 0, &r, &s);
@@ -112,7 +114,7 @@ static void set_reg(lua_State *L, struct wbl_vm *w, const struct reg_desc *d, in
 	*(uint64_t *)(base + d->offset) = (uint64_t)v;
 	int rc = d->sreg ? vm_set_sregs(w->vm, 0, &s) : vm_set_regs(w->vm, 0, &r);
 	if (rc < 0)
-		luaL_error(L, "cannot set %s: %s", d->name, err_msg());
+		wbl_error(L, "cannot set %s: %s", d->name, err_msg());
 }
 
 /* ---- life cycle ---- */
@@ -124,10 +126,10 @@ static int check_mode(lua_State *L, int t)
 	int mode = -1;
 	if (lua_type(L, -1) == LUA_TNUMBER) {
 		lua_Integer bits = lua_tointeger(L, -1);
-		luaL_argcheck(L, bits == 16 || bits == 32 || bits == 64, 3, "mode must be 16, 32 or 64");
+		wbl_argcheck(L, bits == 16 || bits == 32 || bits == 64, t, "mode must be 16, 32 or 64");
 		mode = bits == 16 ? MODE_REAL16 : bits == 32 ? MODE_PROT32 : MODE_LONG64;
 	} else if (!lua_isnil(L, -1)) {
-		mode = luaL_checkoption(L, -1, NULL, names);
+		mode = wbl_checkfieldoption(L, t, "mode", NULL, names);
 	}
 	lua_pop(L, 1);
 	return mode;
@@ -139,7 +141,7 @@ static uint64_t opt_addr_field(lua_State *L, int t, const char *field)
 	uint64_t v = 0;
 	if (!lua_isnil(L, -1)) {
 		if (!lua_isinteger(L, -1))
-			luaL_error(L, "bad argument #3 to 'load' (%s must be an integer address)", field);
+			wbl_argerror(L, t, lua_pushfstring(L, "%s must be an integer address", field));
 		v = (uint64_t)lua_tointeger(L, -1);
 	}
 	lua_pop(L, 1);
@@ -154,20 +156,22 @@ static int check_modules(lua_State *L, int t, struct loader_module *mods, int ma
 		lua_pop(L, 1);
 		return 0;
 	}
-	luaL_argcheck(L, lua_istable(L, -1), 3, "modules must be a list of paths or {path=, string=}");
+	wbl_argcheck(L, lua_istable(L, -1), 3, "modules must be a list of paths or {path=, string=}");
 	int n = (int)luaL_len(L, -1);
-	luaL_argcheck(L, n <= max, 3, "too many modules");
+	wbl_argcheck(L, n <= max, 3, "too many modules");
 	for (int i = 0; i < n; i++) {
 		lua_rawgeti(L, -1, i + 1);
 		if (lua_isstring(L, -1)) {
 			mods[i].path = lua_tostring(L, -1);
 			mods[i].string = mods[i].path;
 		} else {
-			luaL_argcheck(L, lua_istable(L, -1), 3, "a module is a path or {path=, string=}");
+			wbl_argcheck(L, lua_istable(L, -1), 3, "a module is a path or {path=, string=}");
 			lua_getfield(L, -1, "path");
 			lua_getfield(L, -2, "string");
-			mods[i].path = luaL_checkstring(L, -2);
-			mods[i].string = luaL_optstring(L, -1, mods[i].path);
+			wbl_argcheck(L, lua_type(L, -2) == LUA_TSTRING && (lua_isnil(L, -1) ||
+				     lua_type(L, -1) == LUA_TSTRING), t, "a module is a path or {path=, string=}");
+			mods[i].path = lua_tostring(L, -2);
+			mods[i].string = lua_isnil(L, -1) ? mods[i].path : lua_tostring(L, -1);
 			lua_pop(L, 2);
 		}
 		lua_pop(L, 1); /* strings stay alive in the modules table */
@@ -181,20 +185,21 @@ static int vm_load_m(lua_State *L)
 {
 	static const char *const formats[] = { "auto", "raw", "elf", "multiboot", NULL };
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	const char *path = luaL_checkstring(L, 2);
+	const char *path = wbl_checkstring(L, 2);
 	struct load_opts o;
 	struct loader_module mods[16];
 	load_opts_init(&o);
 	if (!lua_isnoneornil(L, 3)) {
-		luaL_checktype(L, 3, LUA_TTABLE);
+		wbl_checktype(L, 3, LUA_TTABLE);
 		lua_getfield(L, 3, "format");
-		o.format = (enum loader_format)luaL_checkoption(L, -1, "auto", formats);
+		o.format = (enum loader_format)wbl_checkfieldoption(L, 3, "format", "auto", formats);
 		lua_pop(L, 1);
 		o.mode = check_mode(L, 3);
 		o.addr = opt_addr_field(L, 3, "addr");
 		o.entry = opt_addr_field(L, 3, "entry");
 		lua_getfield(L, 3, "cmdline");
-		o.cmdline = luaL_optstring(L, -1, NULL);
+		wbl_argcheck(L, lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING, 3, "cmdline must be a string");
+		o.cmdline = lua_tostring(L, -1);
 		lua_pop(L, 1); /* still referenced by the options table */
 		o.nmodules = check_modules(L, 3, mods, 16);
 		o.modules = mods;
@@ -211,7 +216,7 @@ static int push_run_result(lua_State *L, struct wbl_vm *w, int r, const struct v
 {
 	(void)w;
 	if (r < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	/* The wait has answered Ctrl-C by pausing the VM: the stop says so, and the
 	 * console's "interrupted!" hook must not throw that answer away. */
 	if (stop->kind == STOP_INTERRUPT)
@@ -252,13 +257,46 @@ static int simple_call(lua_State *L, int (*fn)(struct vm *), const char *what)
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	wbl_check_may_wait(L, what);
 	if (fn(w->vm) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	lua_settop(L, 1);
 	return 1;
 }
 
 static int vm_start_m(lua_State *L) { return simple_call(L, vm_start, "vm:start"); }
-static int vm_pause_m(lua_State *L) { return simple_call(L, vm_pause, "vm:pause"); }
+
+/* Runs on the main thread once the callback that asked has returned (and the
+ * vCPU it held has gone on): then vm_pause can wait for the VM to settle. */
+static void deferred_pause(void *arg)
+{
+	struct vm *vm = arg, *list[256];
+	size_t n = vm_list(list, 256);
+	for (size_t i = 0; i < n && i < 256; i++)
+		if (list[i] == vm) {   /* not destroyed meanwhile */
+			vm_pause(vm);
+			return;
+		}
+}
+
+/* vm:pause(). Inside a device or event callback the VM cannot settle while
+ * the callback holds its vCPU, so the pause is asked for instead, and the call
+ * raises to end the callback there: the VM pauses as soon as the callback has
+ * returned (the access completes first), and the vm:run() or vm:wait() that
+ * waits for the VM returns a "pause" stop. A device handler ended this way
+ * does not crash its VM (lua_dev.c). */
+bool wbl_pause_asked;
+
+static int vm_pause_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	if (!wbl_in_callback)
+		return simple_call(L, vm_pause, "vm:pause");
+	hostcall_post(deferred_pause, w->vm);
+	wbl_pause_asked = true;
+	return luaL_error(L, "vm:pause cannot be called from inside a device or event callback to wait "
+			  "for the pause (the vCPU that called it is waiting for the callback to return): "
+			  "the VM pauses as soon as the callback has returned");
+}
+
 static int vm_resume_m(lua_State *L) { return simple_call(L, vm_resume, "vm:resume"); }
 
 static int vm_destroy_m(lua_State *L)
@@ -280,19 +318,19 @@ static int vm_destroy_m(lua_State *L)
 
 static uint64_t check_addr(lua_State *L, int idx)
 {
-	return (uint64_t)luaL_checkinteger(L, idx);
+	return (uint64_t)wbl_checkinteger(L, idx);
 }
 
 static int vm_read_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	uint64_t addr = check_addr(L, 2);
-	lua_Integer len = luaL_checkinteger(L, 3);
-	luaL_argcheck(L, len >= 0 && (uint64_t)len <= vm_mem_size(w->vm), 3, "length out of range");
+	lua_Integer len = wbl_checkinteger(L, 3);
+	wbl_argcheck(L, len >= 0 && (uint64_t)len <= vm_mem_size(w->vm), 3, "length out of range");
 	luaL_Buffer b;
 	char *p = luaL_buffinitsize(L, &b, (size_t)len);
 	if (vm_mem_read(w->vm, addr, p, (size_t)len) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	luaL_pushresultsize(&b, (size_t)len);
 	return 1;
 }
@@ -302,9 +340,9 @@ static int vm_write_m(lua_State *L)
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	uint64_t addr = check_addr(L, 2);
 	size_t len;
-	const char *s = luaL_checklstring(L, 3, &len);
+	const char *s = wbl_checklstring(L, 3, &len);
 	if (vm_mem_write(w->vm, addr, s, len) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	lua_settop(L, 1);
 	return 1;
 }
@@ -314,7 +352,7 @@ static int read_n(lua_State *L, size_t n)
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	uint64_t v = 0;
 	if (vm_mem_read(w->vm, check_addr(L, 2), &v, n) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	lua_pushinteger(L, (lua_Integer)v);
 	return 1;
 }
@@ -323,15 +361,15 @@ static int write_n(lua_State *L, size_t n)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	uint64_t addr = check_addr(L, 2);
-	uint64_t v = (uint64_t)luaL_checkinteger(L, 3);
+	uint64_t v = (uint64_t)wbl_checkinteger(L, 3);
 	/* Accept the value as unsigned or as signed n-byte number, nothing wider. */
 	if (n < 8) {
 		int64_t sv = (int64_t)v, lo = -(1ll << (8 * n - 1));
 		if (sv < lo || (sv >= 0 && v >> (8 * n)))
-			luaL_argerror(L, 3, lua_pushfstring(L, "value does not fit in %d bytes", (int)n));
+			wbl_argerror(L, 3, lua_pushfstring(L, "value does not fit in %d bytes", (int)n));
 	}
 	if (vm_mem_write(w->vm, addr, &v, n) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	lua_settop(L, 1);
 	return 1;
 }
@@ -354,7 +392,7 @@ static int vm_serial_m(lua_State *L)
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	bool clear = false;
 	if (!lua_isnoneornil(L, 2)) {
-		luaL_checktype(L, 2, LUA_TTABLE);
+		wbl_checktype(L, 2, LUA_TTABLE);
 		lua_getfield(L, 2, "clear");
 		clear = lua_toboolean(L, -1);
 	}
@@ -371,7 +409,7 @@ static int vm_send_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	size_t len;
-	const char *s = luaL_checklstring(L, 2, &len);
+	const char *s = wbl_checklstring(L, 2, &len);
 	lua_pushinteger(L, (lua_Integer)vm_serial_input(w->vm, s, len));
 	return 1;
 }
@@ -429,7 +467,7 @@ static int vm_stats_m(lua_State *L)
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	struct vm_stats st;
 	if (vm_stats(w->vm, &st) < 0)
-		return luaL_error(L, "%s", err_msg());
+		return wbl_error(L, "%s", err_msg());
 	push_vcpu_stats(L, &st.total);
 	lua_createtable(L, st.nvcpus, 0);
 	for (int i = 0; i < st.nvcpus; i++) {
@@ -455,14 +493,14 @@ static int vm_stats_m(lua_State *L)
 static int vm_index(lua_State *L)
 {
 	struct wbl_vm *w = luaL_checkudata(L, 1, WBL_VM_META);
-	const char *key = luaL_checkstring(L, 2);
+	const char *key = wbl_checkstring(L, 2);
 	lua_getmetatable(L, 1);
 	lua_getfield(L, -1, "__methods");
 	lua_getfield(L, -1, key);
 	if (!lua_isnil(L, -1))
 		return 1;
 	if (!w->vm)
-		return luaL_error(L, "attempt to use a destroyed VM");
+		return wbl_error(L, "attempt to use a destroyed VM");
 	if (strcmp(key, "state") == 0) {
 		lua_pushstring(L, vm_state_name(vm_state(w->vm)));
 	} else if (strcmp(key, "name") == 0) {
@@ -480,7 +518,7 @@ static int vm_index(lua_State *L)
 	} else {
 		const struct reg_desc *d = find_reg(key);
 		if (!d)
-			return luaL_error(L, "VM has no method or field '%s'", key);
+			return wbl_error(L, "VM has no method or field '%s'", key);
 		struct kvm_regs r;
 		struct kvm_sregs s;
 		get_all_regs(L, w, 0, &r, &s);
@@ -492,10 +530,10 @@ static int vm_index(lua_State *L)
 static int vm_newindex(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
-	const char *key = luaL_checkstring(L, 2);
+	const char *key = wbl_checkstring(L, 2);
 	const struct reg_desc *d = find_reg(key);
 	if (!d)
-		return luaL_error(L, "cannot set '%s': only registers (rax, rip, cr3, ...) can be assigned", key);
+		return wbl_error(L, "cannot set '%s': only registers (rax, rip, cr3, ...) can be assigned", key);
 	set_reg(L, w, d, 3);
 	return 0;
 }

@@ -19,6 +19,13 @@
 
 bool wbl_in_callback;
 
+const char *wbl_pushhex(lua_State *L, uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+	return lua_pushstring(L, buf);
+}
+
 int wbl_fail(lua_State *L, int code)
 {
 	lua_pushnil(L);
@@ -29,9 +36,11 @@ int wbl_fail(lua_State *L, int code)
 
 struct wbl_vm *wbl_checkvm(lua_State *L, int idx)
 {
-	struct wbl_vm *w = luaL_checkudata(L, idx, WBL_VM_META);
+	struct wbl_vm *w = luaL_testudata(L, idx, WBL_VM_META);
+	if (!w)
+		wbl_typeerror(L, idx, "VM");
 	if (!w->vm)
-		luaL_error(L, "attempt to use a destroyed VM");
+		wbl_error(L, "attempt to use a destroyed VM");
 	return w;
 }
 
@@ -58,13 +67,13 @@ int64_t wbl_opt_timeout_ms(lua_State *L, int idx)
 {
 	if (lua_isnoneornil(L, idx))
 		return -1;
-	luaL_checktype(L, idx, LUA_TTABLE);
+	wbl_checktype(L, idx, LUA_TTABLE);
 	lua_getfield(L, idx, "timeout");
 	int64_t ms = -1;
 	if (!lua_isnil(L, -1)) {
 		int isnum;
 		lua_Number s = lua_tonumberx(L, -1, &isnum);
-		luaL_argcheck(L, isnum && s >= 0 && s < 1e9, idx, "timeout must be a number of seconds >= 0");
+		wbl_argcheck(L, isnum && s >= 0 && s < 1e9, idx, "timeout must be a number of seconds >= 0");
 		ms = (int64_t)(s * 1000.0 + 0.5);
 	}
 	lua_pop(L, 1);
@@ -80,13 +89,13 @@ static int stop_tostring(lua_State *L)
 	lua_getfield(L, 1, "instruction");
 	lua_getfield(L, 1, "symbol");
 	lua_getfield(L, 1, "rip");
-	const char *reason = luaL_optstring(L, 2, "?"), *insn = lua_tostring(L, 4);
+	const char *reason = wbl_optstring(L, 2, "?"), *insn = lua_tostring(L, 4);
 	const char *sym = lua_tostring(L, 5);
 	char where[256] = "";
 	if (insn && strcmp(reason, "crash") != 0)
 		snprintf(where, sizeof(where), "; at 0x%llx%s%s%s: %s", (unsigned long long)lua_tointeger(L, 6),
 			 sym ? " <" : "", sym ? sym : "", sym ? ">" : "", insn);
-	lua_pushfstring(L, "%s: %s%s", reason, luaL_optstring(L, 3, ""), where);
+	lua_pushfstring(L, "%s: %s%s", reason, wbl_optstring(L, 3, ""), where);
 	return 1;
 }
 
@@ -152,24 +161,24 @@ static uint64_t check_mem_size(lua_State *L, int t)
 	uint64_t size = 64ull << 20;
 	if (lua_type(L, -1) == LUA_TNUMBER) {
 		lua_Integer n = lua_tointeger(L, -1);
-		luaL_argcheck(L, n >= (1 << 20) && (n & 0xfff) == 0, 1,
+		wbl_argcheck(L, n >= (1 << 20) && (n & 0xfff) == 0, 1,
 			      "mem must be at least 1M and a multiple of 4K");
 		size = (uint64_t)n;
 	} else if (lua_type(L, -1) == LUA_TSTRING) {
 		if (vm_parse_size(lua_tostring(L, -1), &size) < 0)
-			luaL_argerror(L, 1, err_msg());
+			wbl_argerror(L, 1, err_msg());
 	} else if (!lua_isnil(L, -1)) {
-		luaL_argerror(L, 1, "mem must be a size such as \"64M\" or a number of bytes");
+		wbl_argerror(L, 1, "mem must be a size such as \"64M\" or a number of bytes");
 	}
 	lua_pop(L, 1);
 	return size;
 }
 
-const char *wbl_check_accel(lua_State *L, int idx, const char *fn)
+const char *wbl_check_accel(lua_State *L, int idx, int arg)
 {
 	const char *a = lua_tostring(L, idx);
 	if (lua_type(L, idx) != LUA_TSTRING || (strcmp(a, "auto") && strcmp(a, "kvm") && strcmp(a, "soft")))
-		luaL_error(L, "bad argument to '%s' (accel must be \"auto\", \"kvm\" or \"soft\")", fn);
+		wbl_argerror(L, arg, "accel must be \"auto\", \"kvm\" or \"soft\"");
 	return a;
 }
 
@@ -178,11 +187,11 @@ static int check_vcpus(lua_State *L, int t, const char *accel)
 	lua_getfield(L, t, "vcpus");
 	int n = 1;
 	if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isinteger(L, -1), 1, "vcpus must be an integer");
+		wbl_argcheck(L, lua_isinteger(L, -1), 1, "vcpus must be an integer");
 		lua_Integer v = lua_tointeger(L, -1);
 		int max = vm_max_vcpus(accel);
 		if (max > 0 && (v < 1 || v > max))
-			luaL_error(L, "bad argument #1 to 'vm' (vcpus must be from 1 to %d on this host)", max);
+			wbl_argerror(L, 1, lua_pushfstring(L, "vcpus must be from 1 to %d on this host", max));
 		n = (int)v;
 	}
 	lua_pop(L, 1);
@@ -194,16 +203,16 @@ static int wb_vm(lua_State *L)
 {
 	if (lua_isnoneornil(L, 1))
 		lua_newtable(L);
-	luaL_checktype(L, 1, LUA_TTABLE);
+	wbl_checktype(L, 1, LUA_TTABLE);
 	struct vm_config cfg = { .vcpus = 1 };
 	lua_getfield(L, 1, "name");
 	if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "name must be a string");
+		wbl_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "name must be a string");
 		cfg.name = lua_tostring(L, -1);
 	}
 	lua_getfield(L, 1, "accel");
 	if (!lua_isnil(L, -1)) {
-		cfg.accel = wbl_check_accel(L, -1, "wb.vm");
+		cfg.accel = wbl_check_accel(L, -1, 1);
 	} else {
 		cfg.accel = getenv("HVWB_ACCEL");
 	}
@@ -211,7 +220,7 @@ static int wb_vm(lua_State *L)
 	cfg.mem_size = check_mem_size(L, 1);
 	cfg.vcpus = check_vcpus(L, 1, cfg.accel);
 	if (cfg.name && vm_find(cfg.name))
-		return luaL_error(L, "bad argument #1 to 'vm' (a VM named '%s' already exists)", cfg.name);
+		return wbl_argerror(L, 1, lua_pushfstring(L, "a VM named '%s' already exists", cfg.name));
 	struct wbl_vm *w = lua_newuserdatauv(L, sizeof(*w), 1);
 	memset(w, 0, sizeof(*w));
 	luaL_setmetatable(L, WBL_VM_META);
@@ -320,8 +329,8 @@ static int wb_host(lua_State *L)
 /* wb.sleep(seconds): waits while serving devices and events of running VMs. */
 static int wb_sleep(lua_State *L)
 {
-	lua_Number s = luaL_checknumber(L, 1);
-	luaL_argcheck(L, s >= 0 && s < 1e6, 1, "seconds must be from 0 to 1e6");
+	lua_Number s = wbl_checknumber(L, 1);
+	wbl_argcheck(L, s >= 0 && s < 1e6, 1, "seconds must be from 0 to 1e6");
 	wbl_check_may_wait(L, "wb.sleep");
 	int r = vm_sleep_ms((int64_t)(s * 1000.0));
 	wbl_dispatch_events(L);
@@ -334,7 +343,7 @@ static int wb_sleep(lua_State *L)
 static int wb_parse_size(lua_State *L)
 {
 	uint64_t n;
-	int r = vm_parse_size(luaL_checkstring(L, 1), &n);
+	int r = vm_parse_size(wbl_checkstring(L, 1), &n);
 	if (r < 0)
 		return wbl_fail(L, r);
 	lua_pushinteger(L, (lua_Integer)n);
@@ -343,7 +352,7 @@ static int wb_parse_size(lua_State *L)
 
 static int wb_find(lua_State *L)
 {
-	struct vm *vm = vm_find(luaL_checkstring(L, 1));
+	struct vm *vm = vm_find(wbl_checkstring(L, 1));
 	if (!vm)
 		lua_pushnil(L);
 	else
@@ -368,8 +377,11 @@ int luaopen_wb(lua_State *L)
 	wbl_open_debug_methods(L);
 	wbl_open_gdb_methods(L);
 	wbl_open_linux_methods(L);
-	lua_pop(L, 1);
+	lua_getfield(L, -1, "__methods");
+	wbl_name_functions(L, -1, "vm:");
+	lua_pop(L, 2);
 	luaL_newlib(L, wb_funcs);
+	wbl_name_functions(L, -1, "wb.");
 	lua_pushstring(L, HVWB_VERSION);
 	lua_setfield(L, -2, "version");
 	lua_pushvalue(L, -1);

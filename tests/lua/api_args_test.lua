@@ -52,7 +52,7 @@ local cases = {
   { function() vm:device{ ports = { 0xfffff, 1 } } end, "port", "device beyond the port space" },
   { function() vm:on("explode", print) end, "invalid option 'explode'", "on with an unknown event" },
   { function() vm:on("stop") end, "function expected", "on without a handler" },
-  { function() vm.regs(42) end, "hvwb.vm expected", "a method called on a non-VM" },
+  { function() vm.regs(42) end, "calling 'vm:regs' on bad self %(VM expected", "a method called on a non-VM" },
   { function() vm:resume() end, "only a paused VM", "resume of a VM that never ran" },
 }
 t.plan(#cases + 9)
