@@ -26,6 +26,7 @@ struct planted {
 struct debug_state {
 	struct debug_point pts[DEBUG_MAX_BREAKPOINTS];
 	int npts, next_id;
+	int next_temp_id;        /* temporary points (next, finish) count apart, from TEMP_ID_BASE */
 	bool stepping, step_irqs;
 	uint64_t steps_left, steps_done;
 	struct planted planted[DEBUG_MAX_BREAKPOINTS];
@@ -39,12 +40,15 @@ struct debug_state {
 /* Linear -> guest-physical for planting int3s and reading watched values. */
 int debug_linear_to_phys(struct vcpu *v, uint64_t la, uint64_t *gpa);
 
+#define TEMP_ID_BASE (1 << 24)
+
 static struct debug_state *state(struct vm *vm)
 {
 	if (!vm->dbg) {
 		vm->dbg = calloc(1, sizeof(*vm->dbg));
 		if (vm->dbg) {
 			vm->dbg->next_id = 1;
+			vm->dbg->next_temp_id = TEMP_ID_BASE;
 			vm->dbg->host = probe_accel(vm->accel);
 		}
 	}
@@ -115,7 +119,9 @@ int debug_add(struct vm *vm, enum debug_kind kind, uint64_t addr, unsigned len, 
 			    "hardware breakpoint or watchpoint, or use a software breakpoint", DEBUG_HW_SLOTS);
 	if (r == 0) {
 		struct debug_point *p = &d->pts[d->npts++];
-		*p = (struct debug_point){ .id = d->next_id++, .kind = kind, .addr = addr,
+		/* A user's ids stay 1, 2, 3... however often next/finish run. */
+		int id = temporary ? d->next_temp_id++ : d->next_id++;
+		*p = (struct debug_point){ .id = id, .kind = kind, .addr = addr,
 					   .len = kind == DBG_SW_EXEC || kind == DBG_HW_EXEC ? 1 : len,
 					   .enabled = true, .temporary = temporary };
 		r = p->id;

@@ -1,7 +1,7 @@
 -- Stepping, breakpoints and watchpoints on real guests, with exact counts.
 local t = require "tap"
 t.require_vm()
-t.plan(42)
+t.plan(43)
 
 local function counter(n)
   local vm = assert(wb.vm{ mem = "2M" })
@@ -107,6 +107,10 @@ for _ = 1, 8 do
   inside = inside and s.reason == "step" and vm:sym(vm.rip):find("^kmain%+") ~= nil
 end
 t.ok(inside, "eight next() calls in kmain never leave it (calls are stepped over)")
+local a = vm:breakpoint("timer_handler"); vm:delete(a)
+vm:next(); vm:next()
+local b = vm:breakpoint("timer_handler"); vm:delete(b)
+t.is(b, a + 1, "breakpoint ids stay consecutive across next() (its temporary ones count apart)")
 s = vm:run{ timeout = 10 }
 t.is(s.code, 0x30, "and the guest still runs to its end")
 vm:destroy()
