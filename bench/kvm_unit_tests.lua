@@ -211,6 +211,18 @@ local function run_entry(e)
 	local note = {}
 	add_testdevs(vm, note)
 	local ok, lerr = vm:load(flat, { format = "multiboot", cmdline = cmdline, modules = { env } })
+	if not ok and tostring(lerr):match("overlaps multiboot information") then
+		-- hvwb's multiboot loader puts its information at 0x9000, where
+		-- realmode.flat has code: load the ELF as it is and hand the kernel
+		-- an empty multiboot information (flags 0) above it instead.
+		ok, lerr = vm:load(flat, { format = "elf", mode = "protected" })
+		if ok then
+			local mbi = 0x80000
+			vm:write(mbi, string.rep("\0", 128))
+			vm.rax, vm.rbx = 0x2BADB002, mbi
+			res.loaded_as = "ELF (multiboot information at 0x9000 overlaps it)"
+		end
+	end
 	if not ok then
 		os.remove(env)
 		vm:destroy()
@@ -234,7 +246,10 @@ local function run_entry(e)
 	vm:destroy()
 	os.remove(env)
 	local fails = function()
-		local l = first_lines(serial, function(s) return s:match("FAIL") and not s:match("^SUMMARY") end, opts.lines)
+		local l = first_lines(serial, function(s)
+			return (s:match("FAIL") and not s:match("^SUMMARY")) or s:match("Unhandled exception")
+				or s:match("assert failed") or s:match("^%s*rax=")
+		end, opts.lines)
 		return table.concat(l, " | ")
 	end
 	if stop.reason == "exit" then
@@ -242,7 +257,7 @@ local function run_entry(e)
 		elseif stop.code == 0x26 then
 			res.verdict = "SKIP"
 			local l = first_lines(serial, function(s) return s:match("SKIP") end, 1)
-			res.why = l[1] or last_line(serial)
+			res.why = l[1] or last_line(serial:gsub("SUMMARY[^\n]*", ""))
 		else
 			res.verdict = "FAIL"
 			local w = fails()
@@ -256,6 +271,10 @@ local function run_entry(e)
 	else
 		res.verdict = "CRASH"
 		res.why = tostring(stop.reason) .. ": " .. tostring(stop.message)
+		if stop.bytes and not tostring(stop.message):match("`") then
+			res.why = res.why .. " (bytes " .. (stop.bytes:gsub(".", function(c)
+				return string.format("%02x ", c:byte()) end)):gsub(" $", "") .. ")"
+		end
 		local w = fails()
 		if w ~= "" then res.why = res.why .. " || " .. w end
 		res.why = res.why .. " || last line: " .. tostring(last_line(serial))
@@ -291,6 +310,7 @@ for _, e in ipairs(entries) do
 		totals[r.verdict] = (totals[r.verdict] or 0) + 1
 		local extra = ""
 		if r.hidden and #r.hidden > 0 then extra = " [hid " .. table.concat(r.hidden, ",") .. "]" end
+		if r.loaded_as then extra = extra .. " [loaded as " .. r.loaded_as .. "]" end
 		if r.irq then extra = extra .. " [wanted pc-testdev IRQ x" .. r.irq .. "]" end
 		print(string.format("%-42s %-8s %7.1f s%s%s", e.name, r.verdict, secs,
 			r.why and ("  " .. r.why) or "", extra))
