@@ -243,6 +243,19 @@ local function run_entry(e)
 			lf:close()
 		end
 	end
+	if stop.reason == "timeout" then
+		-- where each vCPU was when the time ran out, by symbol
+		local at = {}
+		for i = 0, smp - 1 do
+			local ok, r = pcall(vm.regs, vm, i)
+			if ok and r and r.rip then
+				local oks, sym = pcall(vm.sym, vm, r.rip)
+				at[#at + 1] = string.format("vCPU%d %#x%s", i, r.rip,
+					(oks and sym) and (" <" .. tostring(sym) .. ">") or "")
+			end
+		end
+		res.at = table.concat(at, ", ")
+	end
 	vm:destroy()
 	os.remove(env)
 	local fails = function()
@@ -268,6 +281,7 @@ local function run_entry(e)
 		res.verdict = "TIMEOUT"
 		local w = fails()
 		res.why = (w ~= "" and (w .. " || ") or "") .. "last line: " .. tostring(last_line(serial))
+			.. (res.at ~= "" and (" || at " .. res.at) or "")
 	else
 		res.verdict = "CRASH"
 		res.why = tostring(stop.reason) .. ": " .. tostring(stop.message)
