@@ -52,7 +52,9 @@ local typed, seen = false, ""
 vm:on("serial", function(_, bytes)
   io.write(bytes); io.stdout:flush()
   seen = (seen .. bytes):sub(-4096)
-  if not typed and seen:find("[#$] $") then
+  -- busybox's line editor follows its prompt with a cursor-position query
+  -- (ESC [6n): look at the text without escape sequences.
+  if not typed and seen:gsub("\27%[[%d;]*%a", ""):find("[#$] $") then
     typed = true
     vm:send("uname -a; cat /proc/cpuinfo | grep -m1 'model name'; ls /\n")
   end
