@@ -116,12 +116,12 @@ local function add_testdevs(vm, note)
 		end }
 	vm:device{ name = "pc-testdev-flush", ports = { 0xe4, 4 },
 		read = function() return 0 end, write = function() end }
-	-- hvwb has no way for a Lua device to drive an interrupt line: the
-	-- writes are recorded so the report can say a test wanted one.
+	-- A write of v to port 0x2000 + n sets IRQ line n to v (vm:irq).
 	vm:device{ name = "pc-testdev-irq", ports = { 0x2000, 24 },
 		read = function() return 0 end,
 		write = function(addr, size, value)
 			note.irq = (note.irq or 0) + 1
+			vm:irq(addr - 0x2000, (value & 1) == 1)
 		end }
 	local base, mem = 0xff000000, {}
 	vm:device{ name = "pc-testdev-mem", mmio = { base, 0x10000 },

@@ -449,8 +449,30 @@ void wbl_dispatch_events(lua_State *L)
 	dispatching = false;
 }
 
+/* vm:irq(gsi, level): drives an interrupt line of the VM's interrupt
+ * controllers as a device model does (1 or true raises, 0 or false lowers; an
+ * edge is irq(n, 1) then irq(n, 0)). GSI 0-15 reach the PIC and IOAPIC, 16-23
+ * the IOAPIC only. For script devices that interrupt their guest. */
+static int vm_irq_m(lua_State *L)
+{
+	struct wbl_vm *w = wbl_checkvm(L, 1);
+	lua_Integer gsi = wbl_checkinteger(L, 2);
+	wbl_argcheck(L, gsi >= 0 && gsi < 24, 2, "the GSI must be from 0 to 23");
+	int level;
+	if (lua_isboolean(L, 3))
+		level = lua_toboolean(L, 3);
+	else {
+		lua_Integer n = wbl_checkinteger(L, 3);
+		wbl_argcheck(L, n == 0 || n == 1, 3, "the level must be 0, 1, false or true");
+		level = (int)n;
+	}
+	const struct device_host *h = vm_device_host(w->vm);
+	h->set_irq(h->opaque, (unsigned)gsi, level);
+	return 0;
+}
+
 static const luaL_Reg dev_methods[] = {
-	{ "device", vm_device_m }, { "on", vm_on_m }, { NULL, NULL },
+	{ "device", vm_device_m }, { "on", vm_on_m }, { "irq", vm_irq_m }, { NULL, NULL },
 };
 
 void wbl_open_device_methods(lua_State *L)
