@@ -299,6 +299,45 @@ int gdb_cpu_check(const struct gdb_cpu *c)
 
 /* ---- the vCPU ---- */
 
+/* The FPU as the guest really has it. KVM_GET_FPU shows the FXSAVE image
+ * as stored, but KVM_GET_XSAVE shows a component whose XSTATE_BV bit is
+ * clear in its initial state, which is what the guest gets when it runs:
+ * so where XSAVE works it is the truth, and KVM_GET_FPU only fills in. */
+static bool fpu_truth(struct vm *vm, int vcpu, struct kvm_fpu *f)
+{
+	struct cpu_vector_state vs;
+	if (cpu_get_vector_state(vm, vcpu, &vs) < 0 || !vs.from_xsave)
+		return false;
+	f->fcw = vs.fcw;
+	f->fsw = vs.fsw;
+	f->ftwx = vs.ftw;
+	f->last_opcode = vs.fop;
+	f->last_ip = vs.fip;
+	f->last_dp = vs.fdp;
+	f->mxcsr = vs.mxcsr;
+	for (int i = 0; i < 8; i++)
+		memcpy(f->fpr[i], vs.st[i], 10);
+	memcpy(f->xmm, vs.xmm, sizeof(f->xmm));
+	return true;
+}
+
+static bool fpu_same(const struct kvm_fpu *a, const struct kvm_fpu *b, const char **what)
+{
+	*what = NULL;
+	for (int i = 0; i < 8 && !*what; i++)
+		if (memcmp(a->fpr[i], b->fpr[i], 10) != 0)
+			*what = "the x87 registers";
+	for (int i = 0; i < 16 && !*what; i++)
+		if (memcmp(a->xmm[i], b->xmm[i], 16) != 0)
+			*what = "the xmm registers";
+	if (!*what && a->mxcsr != b->mxcsr)
+		*what = "mxcsr";
+	if (!*what && (a->fcw != b->fcw || a->fsw != b->fsw || a->ftwx != b->ftwx ||
+		       a->last_opcode != b->last_opcode || a->last_ip != b->last_ip || a->last_dp != b->last_dp))
+		*what = "the x87 control registers";
+	return *what == NULL;
+}
+
 int gdb_cpu_read(struct vm *vm, int vcpu, struct gdb_cpu *c)
 {
 	int r = vm_get_regs(vm, vcpu, &c->r);
@@ -308,15 +347,10 @@ int gdb_cpu_read(struct vm *vm, int vcpu, struct gdb_cpu *c)
 	c->fpu_dirty = false;
 	if (!c->have_fpu)
 		memset(&c->f, 0, sizeof(c->f));
-	/* KVM_GET_FPU and KVM_SET_FPU leave MXCSR out: the real value comes
-	 * from XSAVE, and where the two differ MXCSR cannot be set through
-	 * vm_set_fpu (setting it there would need an XSAVE setter) */
-	struct cpu_vector_state vs;
-	c->mxcsr_settable = true;
-	if (c->have_fpu && cpu_get_vector_state(vm, vcpu, &vs) == 0 && vs.from_xsave) {
-		c->mxcsr_settable = vs.mxcsr == c->f.mxcsr;
-		c->f.mxcsr = vs.mxcsr;
-	}
+	/* KVM_GET_FPU and KVM_SET_FPU leave MXCSR out: where the two views
+	 * differ on it, MXCSR cannot be set through vm_set_fpu */
+	uint32_t fpu_mxcsr = c->f.mxcsr;
+	c->mxcsr_settable = !(c->have_fpu && fpu_truth(vm, vcpu, &c->f)) || fpu_mxcsr == c->f.mxcsr;
 	c->mxcsr_read = c->f.mxcsr;
 	return r;
 }
@@ -330,8 +364,21 @@ int gdb_cpu_write(struct vm *vm, int vcpu, struct gdb_cpu *c)
 		r = vm_set_regs(vm, vcpu, &c->r);
 	if (r == 0)
 		r = vm_set_sregs(vm, vcpu, &c->s);
-	if (r == 0 && c->fpu_dirty)
+	if (r == 0 && c->fpu_dirty) {
 		r = vm_set_fpu(vm, vcpu, &c->f);
+		/* KVM_SET_FPU writes the FXSAVE image but not XSTATE_BV: a
+		 * component the guest never used stays in its initial state and
+		 * the write is lost. Say so rather than pretend, and put the
+		 * image back to what the guest has, so every view agrees. */
+		struct kvm_fpu now = c->f;
+		const char *what;
+		if (r == 0 && fpu_truth(vm, vcpu, &now) && !fpu_same(&now, &c->f, &what)) {
+			vm_set_fpu(vm, vcpu, &now);
+			r = err_set(-EIO, "the accelerator did not keep the write of %s: KVM_SET_FPU leaves a "
+				    "state component the guest has not used in its initial state (it would "
+				    "need an XSAVE setter)", what);
+		}
+	}
 	if (r == 0)
 		c->fpu_dirty = false;
 	return r;
