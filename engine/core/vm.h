@@ -139,6 +139,7 @@ int vm_set_regs(struct vm *vm, int vcpu, const struct kvm_regs *regs);
 int vm_get_sregs(struct vm *vm, int vcpu, struct kvm_sregs *sregs);
 int vm_set_sregs(struct vm *vm, int vcpu, const struct kvm_sregs *sregs);
 int vm_get_fpu(struct vm *vm, int vcpu, struct kvm_fpu *fpu);
+int vm_set_fpu(struct vm *vm, int vcpu, const struct kvm_fpu *fpu);
 
 /* CPUID (vm_cpuid.c): hides features (cpuid.h) from every vCPU; only before
  * the VM's first run. vm_cpuid_get gives vCPU's table, to free(). */

@@ -1,5 +1,5 @@
 /* disasm: capstone wrapper for guest code. One capstone handle per code size
- * is opened on first use and kept (the main thread is the only user), with
+ * and thread is opened on first use and kept until the thread exits, with
  * detail on so branches, calls and RIP-relative operands can be recognised
  * and named from the symbol table. Code is read through the guest's page
  * tables (mmu.h), at most 15 bytes per instruction, and only as far as the
@@ -10,6 +10,9 @@
 #include <capstone/capstone.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,22 +39,69 @@ int disasm_bits(struct vm *vm, int vcpu)
 	return r < 0 ? r : disasm_bits_of(&s);
 }
 
+/* A capstone handle is not thread-safe (cs_disasm writes into it), and vCPU
+ * threads decode on emulation failures while the main thread and the
+ * dashboard decode too: every thread gets its own handles, opened on first
+ * use and closed by the key's destructor when the thread exits. cs_open
+ * itself is serialised, since capstone 4 sets up its globals on first use. */
+struct handles {
+	csh h[3];
+	bool opened[3];
+};
+
+static pthread_key_t handles_key;
+static pthread_once_t handles_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int open_count;
+static __thread struct handles *my_handles;
+
+static void close_handles(void *p)
+{
+	struct handles *hs = p;
+	for (int i = 0; i < 3; i++)
+		if (hs->opened[i]) {
+			cs_close(&hs->h[i]);
+			atomic_fetch_sub(&open_count, 1);
+		}
+	free(hs);
+	my_handles = NULL;
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&handles_key, close_handles);
+}
+
+int disasm_open_handles(void)
+{
+	return atomic_load(&open_count);
+}
+
 static int open_handle(int bits, csh *out)
 {
-	static csh handles[3];
-	static bool opened[3];
 	int i = bits == 16 ? 0 : bits == 32 ? 1 : 2;
 	if (bits != 16 && bits != 32 && bits != 64)
 		return err_set(-EINVAL, "code size must be 16, 32 or 64 bits, not %d", bits);
-	if (!opened[i]) {
+	if (!my_handles) {
+		pthread_once(&handles_once, make_key);
+		my_handles = calloc(1, sizeof(*my_handles));
+		if (!my_handles)
+			return err_set(-ENOMEM, "out of memory");
+		pthread_setspecific(handles_key, my_handles);
+	}
+	struct handles *hs = my_handles;
+	if (!hs->opened[i]) {
 		cs_mode mode = bits == 16 ? CS_MODE_16 : bits == 32 ? CS_MODE_32 : CS_MODE_64;
-		cs_err e = cs_open(CS_ARCH_X86, mode, &handles[i]);
+		pthread_mutex_lock(&open_lock);
+		cs_err e = cs_open(CS_ARCH_X86, mode, &hs->h[i]);
+		pthread_mutex_unlock(&open_lock);
 		if (e != CS_ERR_OK)
 			return err_set(-ENOSYS, "capstone: %s", cs_strerror(e));
-		cs_option(handles[i], CS_OPT_DETAIL, CS_OPT_ON);
-		opened[i] = true;
+		cs_option(hs->h[i], CS_OPT_DETAIL, CS_OPT_ON);
+		hs->opened[i] = true;
+		atomic_fetch_add(&open_count, 1);
 	}
-	*out = handles[i];
+	*out = hs->h[i];
 	return 0;
 }
 

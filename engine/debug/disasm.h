@@ -53,6 +53,10 @@ int disasm_range_bits(struct vm *vm, int vcpu, int bits, uint64_t addr, int n,
 struct vm_stop;
 void disasm_locate_stop(struct vm *vm, struct vm_stop *s);
 
+/* Decoding may happen on any thread: each has its own capstone handles,
+ * closed when it exits. How many are open now, over all threads (tests). */
+int disasm_open_handles(void);
+
 /* "kmain" or "kmain+0x10" into buf; false (buf empty) when no symbol. */
 bool disasm_symbolize(struct symtab *syms, uint64_t addr, char *buf, size_t cap);
 

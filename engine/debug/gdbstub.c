@@ -2,14 +2,18 @@
  * because every engine call must be made there (waits serve Lua host calls).
  * One connection at a time: the session reads packets (gdbproto.c), answers
  * them from the stopped VM, and while the guest runs polls the socket for
- * gdb's 0x03 interrupt and the engine for the stop. Registers follow a target
- * description written here (x86-64 or i386 general and x87 registers, chosen
- * by the vCPU's mode when gdb connects); addresses are linear and go through
+ * gdb's 0x03 interrupt and the engine for the stop. Registers follow the
+ * target description of gdbregs.c (x86-64 or i386 general, x87 and SSE
+ * registers, chosen by the vCPU's mode when gdb connects), and every write
+ * passes its checks before it reaches the engine; malformed packets (bad
+ * lengths, unknown actions or types, bad addresses) get E replies, never a
+ * guess. Addresses are linear and go through
  * the guest's page tables (mmu.h). gdb's software breakpoints (Z0) become
  * hardware ones while a debug register is free, because ring-0 int3 does not
  * trap on hosts without VT-x (HOST-KVM.md). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -24,66 +28,11 @@
 #include "engine/debug/debug.h"
 #include "util/err.h"
 #include "engine/debug/gdbproto.h"
+#include "engine/debug/gdbregs.h"
 #include "engine/debug/gdbstub.h"
 #include "engine/core/hostcall.h"
 #include "engine/debug/mmu.h"
 #include "engine/core/vm.h"
-
-/* ---- registers ---- */
-
-enum reg_kind { R_GPR, R_FLAGS, R_SEG, R_BASE, R_ST, R_FPU };
-
-struct reg_desc {
-	const char *name;
-	int bits;
-	enum reg_kind kind;
-	size_t off;             /* R_GPR: offset in kvm_regs; R_SEG/R_BASE: offset in
-				   kvm_sregs; R_ST: index; R_FPU: which control word */
-	const char *type;
-};
-
-#define GPR(n, f, b, t) { n, b, R_GPR, offsetof(struct kvm_regs, f), t }
-#define SEG(n, f) { n, 32, R_SEG, offsetof(struct kvm_sregs, f), "int32" }
-#define ST(i) { "st" #i, 80, R_ST, i, "i387_ext" }
-#define X87_REGS \
-	ST(0), ST(1), ST(2), ST(3), ST(4), ST(5), ST(6), ST(7), \
-	{ "fctrl", 32, R_FPU, 0, "int" }, { "fstat", 32, R_FPU, 1, "int" }, \
-	{ "ftag", 32, R_FPU, 2, "int" }, { "fiseg", 32, R_FPU, 3, "int" }, \
-	{ "fioff", 32, R_FPU, 4, "int" }, { "foseg", 32, R_FPU, 5, "int" }, \
-	{ "fooff", 32, R_FPU, 6, "int" }, { "fop", 32, R_FPU, 7, "int" }
-#define SEGS SEG("cs", cs), SEG("ss", ss), SEG("ds", ds), SEG("es", es), SEG("fs", fs), SEG("gs", gs)
-
-static const struct reg_desc regs64[] = {
-	GPR("rax", rax, 64, "int64"), GPR("rbx", rbx, 64, "int64"), GPR("rcx", rcx, 64, "int64"),
-	GPR("rdx", rdx, 64, "int64"), GPR("rsi", rsi, 64, "int64"), GPR("rdi", rdi, 64, "int64"),
-	GPR("rbp", rbp, 64, "data_ptr"), GPR("rsp", rsp, 64, "data_ptr"),
-	GPR("r8", r8, 64, "int64"), GPR("r9", r9, 64, "int64"), GPR("r10", r10, 64, "int64"),
-	GPR("r11", r11, 64, "int64"), GPR("r12", r12, 64, "int64"), GPR("r13", r13, 64, "int64"),
-	GPR("r14", r14, 64, "int64"), GPR("r15", r15, 64, "int64"),
-	GPR("rip", rip, 64, "code_ptr"), { "eflags", 32, R_FLAGS, 0, "int32" },
-	SEGS, X87_REGS,
-	{ "fs_base", 64, R_BASE, offsetof(struct kvm_sregs, fs.base), "int64" },
-	{ "gs_base", 64, R_BASE, offsetof(struct kvm_sregs, gs.base), "int64" },
-};
-#define REGS64_CORE 40  /* the rest is the segments feature */
-
-static const struct reg_desc regs32[] = {
-	GPR("eax", rax, 32, "int32"), GPR("ecx", rcx, 32, "int32"), GPR("edx", rdx, 32, "int32"),
-	GPR("ebx", rbx, 32, "int32"), GPR("esp", rsp, 32, "data_ptr"), GPR("ebp", rbp, 32, "data_ptr"),
-	GPR("esi", rsi, 32, "int32"), GPR("edi", rdi, 32, "int32"),
-	GPR("eip", rip, 32, "code_ptr"), { "eflags", 32, R_FLAGS, 0, "int32" },
-	SEGS, X87_REGS,
-};
-
-#define NREGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-/* A snapshot of one vCPU, read when gdb asks and written back after changes. */
-struct cpu {
-	struct kvm_regs r;
-	struct kvm_sregs s;
-	struct kvm_fpu f;
-	bool have_fpu;
-};
 
 /* ---- the session ---- */
 
@@ -96,18 +45,15 @@ struct gdb_bp {
 struct session {
 	struct vm *vm;
 	int fd;
-	bool noack, done, long_mode;
+	bool noack, done;
 	enum gdb_end end;
 	int gvcpu;              /* Hg: the vCPU g/G/p/P/m/M address */
-	const struct reg_desc *regs;
-	int nregs, pc_reg, sp_reg, fp_reg;
+	struct gdb_layout lay;
 	struct gdb_parser parser;
 	struct gdb_bp bps[DEBUG_MAX_BREAKPOINTS];
 	int nbps;
 	uint8_t in[4096];
 	size_t in_pos, in_len;
-	char xml[8192];
-	size_t xml_len;
 	char reply[GDB_MAX_PAYLOAD + 1];
 	size_t rlen;
 	char frame[GDB_MAX_FRAME + 1];
@@ -160,118 +106,6 @@ static int send_reply(struct session *s)
 	return write_all(s->fd, f, (size_t)n + 1);
 }
 
-/* ---- reading the vCPU ---- */
-
-static int cpu_read(struct session *s, struct cpu *c)
-{
-	int r = vm_get_regs(s->vm, s->gvcpu, &c->r);
-	if (r == 0)
-		r = vm_get_sregs(s->vm, s->gvcpu, &c->s);
-	c->have_fpu = r == 0 && vm_get_fpu(s->vm, s->gvcpu, &c->f) == 0;
-	if (!c->have_fpu)
-		memset(&c->f, 0, sizeof(c->f));
-	return r;
-}
-
-static int cpu_write(struct session *s, const struct cpu *c)
-{
-	int r = vm_set_regs(s->vm, s->gvcpu, &c->r);
-	return r < 0 ? r : vm_set_sregs(s->vm, s->gvcpu, &c->s);
-}
-
-static uint64_t fpu_word(const struct kvm_fpu *f, size_t which)
-{
-	uint64_t tag = 0;
-	switch (which) {
-	case 0: return f->fcw;
-	case 1: return f->fsw;
-	case 2: /* the full tag word from fxsave's abridged one: empty (3) or valid (0) */
-		for (int i = 0; i < 8; i++)
-			tag |= (uint64_t)((f->ftwx >> i) & 1 ? 0 : 3) << (2 * i);
-		return tag;
-	case 4: return (uint32_t)f->last_ip;
-	case 6: return (uint32_t)f->last_dp;
-	case 7: return f->last_opcode;
-	default: return 0;
-	}
-}
-
-/* Little-endian bytes of register n into out; returns its size in bytes. */
-static int reg_get(const struct reg_desc *d, const struct cpu *c, uint8_t *out)
-{
-	uint64_t v = 0;
-	int size = d->bits / 8;
-	switch (d->kind) {
-	case R_GPR: memcpy(&v, (const char *)&c->r + d->off, 8); break;
-	case R_FLAGS: v = c->r.rflags; break;
-	case R_SEG: memcpy(&v, (const char *)&c->s + d->off + offsetof(struct kvm_segment, selector), 2); break;
-	case R_BASE: memcpy(&v, (const char *)&c->s + d->off, 8); break;
-	case R_FPU: v = fpu_word(&c->f, d->off); break;
-	case R_ST: memcpy(out, c->f.fpr[d->off], 10); return size;
-	}
-	memcpy(out, &v, (size_t)size); /* x86 is little-endian, as gdb wants */
-	return size;
-}
-
-/* Sets register n from size bytes; x87 state is read-only here. */
-static int reg_set(const struct reg_desc *d, struct cpu *c, const uint8_t *in)
-{
-	uint64_t v = 0;
-	memcpy(&v, in, (size_t)d->bits / 8);
-	switch (d->kind) {
-	case R_GPR: memcpy((char *)&c->r + d->off, &v, (size_t)d->bits / 8); return 0;
-	case R_FLAGS: c->r.rflags = (c->r.rflags & ~0xffffffffull) | v; return 0;
-	case R_BASE: memcpy((char *)&c->s + d->off, &v, 8); return 0;
-	case R_SEG: {
-		struct kvm_segment *seg = (struct kvm_segment *)((char *)&c->s + d->off);
-		if (seg->selector == (uint16_t)v)
-			return 0;
-		if (c->s.cr0 & 1) /* would need a descriptor load from the GDT */
-			return err_set(-EINVAL, "segment registers can only be changed in real mode");
-		seg->selector = (uint16_t)v;
-		seg->base = (uint64_t)(uint16_t)v << 4;
-		return 0;
-	}
-	default:
-		return 0; /* x87 writes are accepted and ignored */
-	}
-}
-
-/* ---- target description ---- */
-
-static void build_xml(struct session *s)
-{
-	size_t n = 0, cap = sizeof(s->xml);
-	n += (size_t)snprintf(s->xml + n, cap - n,
-		"<?xml version=\"1.0\"?><!DOCTYPE target SYSTEM \"gdb-target.dtd\">"
-		"<target version=\"1.0\"><architecture>%s</architecture>"
-		"<feature name=\"org.gnu.gdb.i386.core\">", s->long_mode ? "i386:x86-64" : "i386");
-	for (int i = 0; i < s->nregs && n < cap; i++) {
-		if (s->long_mode && i == REGS64_CORE)
-			n += (size_t)snprintf(s->xml + n, cap - n,
-				"</feature><feature name=\"org.gnu.gdb.i386.segments\">");
-		const struct reg_desc *d = &s->regs[i];
-		n += (size_t)snprintf(s->xml + n, cap - n, "<reg name=\"%s\" bitsize=\"%d\" type=\"%s\"%s/>",
-				      d->name, d->bits, d->type,
-				      d->kind == R_FPU ? " group=\"float\"" : "");
-	}
-	if (n < cap)
-		n += (size_t)snprintf(s->xml + n, cap - n, "</feature></target>");
-	s->xml_len = n < cap ? n : cap - 1;
-}
-
-static void choose_layout(struct session *s)
-{
-	struct kvm_sregs sr;
-	s->long_mode = vm_get_sregs(s->vm, 0, &sr) == 0 && (sr.efer & (1u << 10)); /* EFER.LMA */
-	s->regs = s->long_mode ? regs64 : regs32;
-	s->nregs = s->long_mode ? NREGS(regs64) : NREGS(regs32);
-	s->pc_reg = s->long_mode ? 16 : 8;
-	s->sp_reg = s->long_mode ? 7 : 4;
-	s->fp_reg = s->long_mode ? 6 : 5;
-	build_xml(s);
-}
-
 /* ---- stop replies ---- */
 
 static struct gdb_bp *bp_by_id(struct session *s, int id)
@@ -282,11 +116,11 @@ static struct gdb_bp *bp_by_id(struct session *s, int id)
 	return NULL;
 }
 
-static void put_reg(struct session *s, int n, const struct cpu *c)
+static void put_reg(struct session *s, int n, const struct gdb_cpu *c)
 {
-	uint8_t b[16];
-	char hex[33];
-	int size = reg_get(&s->regs[n], c, b);
+	uint8_t b[GDB_REG_MAX];
+	char hex[2 * GDB_REG_MAX + 1];
+	int size = gdb_reg_get(&s->lay, n, c, b);
 	gdb_hex_encode(b, (size_t)size, hex);
 	put(s, "%02x:%s;", n, hex);
 }
@@ -317,15 +151,12 @@ static void stop_reply(struct session *s, const struct vm_stop *st)
 		put(s, "watch:%llx;", (unsigned long long)bp->addr);
 	else if (bp && bp->type == '4')
 		put(s, "awatch:%llx;", (unsigned long long)bp->addr);
-	int keep = s->gvcpu;
-	s->gvcpu = vcpu;
-	struct cpu c;
-	if (cpu_read(s, &c) == 0) {
-		put_reg(s, s->fp_reg, &c);
-		put_reg(s, s->sp_reg, &c);
-		put_reg(s, s->pc_reg, &c);
+	struct gdb_cpu c;
+	if (gdb_cpu_read(s->vm, vcpu, &c) == 0) {
+		put_reg(s, s->lay.fp_reg, &c);
+		put_reg(s, s->lay.sp_reg, &c);
+		put_reg(s, s->lay.pc_reg, &c);
 	}
-	s->gvcpu = keep;
 }
 
 static void state_reply(struct session *s)
@@ -395,73 +226,154 @@ static int resume(struct session *s, struct vm_stop *st)
 	return vm_wait(s->vm, -1, st);
 }
 
-static void cmd_resume(struct session *s, const char *args, bool step)
+/* Points vCPU `vcpu` at addr for c/s/C/S ADDR, after the checks any RIP write passes. */
+static int set_pc(struct session *s, int vcpu, uint64_t addr)
 {
-	uint64_t addr;
+	struct gdb_cpu c;
+	int r = gdb_cpu_read(s->vm, vcpu, &c);
+	if (r < 0)
+		return r;
+	c.r.rip = addr;
+	return gdb_cpu_write(s->vm, vcpu, &c);
+}
+
+/* Steps `vcpu` (the engine steps vCPU 0 alone) or lets every vCPU run. */
+static void do_resume(struct session *s, bool step, int vcpu)
+{
 	struct vm_stop st;
-	if (*args && gdb_parse_hex(&args, &addr) == 0) {
-		struct cpu c;
-		int keep = s->gvcpu;
-		s->gvcpu = 0;
-		if (cpu_read(s, &c) == 0) {
-			c.r.rip = addr;
-			vm_set_regs(s->vm, 0, &c.r);
-		}
-		s->gvcpu = keep;
-	}
-	int r = step ? vm_step(s->vm, 1, false, &st) : resume(s, &st);
+	int r;
+	if (step && vcpu != 0)
+		r = err_set(-ENOTSUP, "only vCPU 0 (thread 1) can be single-stepped: the engine's "
+			    "vm_step has no vCPU argument");
+	else
+		r = step ? vm_step(s->vm, 1, false, &st) : resume(s, &st);
 	if (r < 0)
 		put_error(s, r);
 	else
 		stop_reply(s, &st);
 }
 
-/* vCont;ACTION[:tid][;ACTION...]: one VM, so any step means step vCPU 0. */
-static void cmd_vcont(struct session *s, const char *p)
+/* c[ADDR], s[ADDR], Csig[;ADDR], Ssig[;ADDR]: the address applies to vCPU 0,
+ * the one that steps. Anything else after the command letter is an error. */
+static void cmd_resume(struct session *s, const char *args, bool with_signal, bool step)
 {
-	bool step = false, cont = false;
-	for (; (p = strchr(p, ';')) != NULL; p++) {
-		step |= p[1] == 's' || p[1] == 'S';
-		cont |= p[1] == 'c' || p[1] == 'C';
+	uint64_t addr, sig;
+	int r = 0;
+	if (with_signal) {
+		r = gdb_parse_hex(&args, &sig) < 0 || sig > 0xff ? -EINVAL : 0;
+		if (r == 0 && *args == ';')
+			args++;
+		else if (r == 0 && *args)
+			r = -EINVAL;
+		else if (r == 0)
+			args = NULL;
 	}
-	if (!step && !cont) {
-		put(s, "OK");
+	if (r == 0 && args && *args) {
+		if (gdb_parse_hex(&args, &addr) < 0 || *args)
+			r = err_set(-EINVAL, "bad resume address");
+		else
+			r = set_pc(s, 0, addr);
+	} else if (r == 0 && args && with_signal) {
+		r = -EINVAL; /* "Csig;" without an address */
+	}
+	if (r < 0) {
+		put_error(s, r);
 		return;
 	}
-	cmd_resume(s, "", step);
+	do_resume(s, step, 0);
+}
+
+/* A thread id after ':' in vCont: -1 (all), or 1..vCPUs. Sets *vcpu (-1: all). */
+static int parse_thread(struct session *s, const char **p, int *vcpu)
+{
+	uint64_t t;
+	if (strncmp(*p, "-1", 2) == 0) {
+		*p += 2;
+		*vcpu = -1;
+		return 0;
+	}
+	if (gdb_parse_hex(p, &t) < 0 || t < 1 || t > (uint64_t)vm_vcpu_count(s->vm))
+		return -ESRCH;
+	*vcpu = (int)t - 1;
+	return 0;
+}
+
+/* vCont;ACTION[:tid][;ACTION...] with actions c, C sig, s, S sig. All-stop:
+ * a continue runs every vCPU; a step steps the vCPU it names (or vCPU 0 when
+ * it names none) while the others stay stopped. t, r and unknown actions,
+ * unknown threads and trailing junk are errors. */
+static void cmd_vcont(struct session *s, const char *p)
+{
+	int step_vcpu = -2, nactions = 0;
+	while (*p == ';') {
+		char a = p[1];
+		uint64_t sig;
+		int vcpu = -1;
+		p += 2;
+		if (a == 'C' || a == 'S') {
+			if (gdb_parse_hex(&p, &sig) < 0 || sig > 0xff)
+				goto bad;
+		} else if (a != 'c' && a != 's') {
+			goto bad;
+		}
+		if (*p == ':' && (p++, parse_thread(s, &p, &vcpu) < 0))
+			goto bad;
+		if (*p && *p != ';')
+			goto bad;
+		if ((a == 's' || a == 'S') && step_vcpu == -2)
+			step_vcpu = vcpu < 0 ? 0 : vcpu;
+		nactions++;
+	}
+	if (*p || nactions == 0)
+		goto bad;
+	do_resume(s, step_vcpu != -2, step_vcpu < 0 ? 0 : step_vcpu);
+	return;
+bad:
+	put_error(s, EINVAL);
 }
 
 /* ---- registers and memory ---- */
 
 static void cmd_read_regs(struct session *s)
 {
-	struct cpu c;
-	int r = cpu_read(s, &c);
+	struct gdb_cpu c;
+	int r = gdb_cpu_read(s->vm, s->gvcpu, &c);
 	if (r < 0) {
 		put_error(s, r);
 		return;
 	}
-	for (int i = 0; i < s->nregs; i++) {
-		uint8_t b[16];
-		int size = reg_get(&s->regs[i], &c, b);
+	for (int i = 0; i < s->lay.nregs; i++) {
+		uint8_t b[GDB_REG_MAX];
+		int size = gdb_reg_get(&s->lay, i, &c, b);
 		gdb_hex_encode(b, (size_t)size, s->reply + s->rlen);
 		s->rlen += 2 * (size_t)size;
 	}
 }
 
+/* G: exactly the block g returns; every register is set and checked before
+ * anything is written. */
 static void cmd_write_regs(struct session *s, const char *hex, size_t len)
 {
-	struct cpu c;
-	uint8_t b[512];
-	int n = gdb_hex_decode(hex, len, b, sizeof(b));
-	int r = n < 0 ? err_set(-EINVAL, "bad register data") : cpu_read(s, &c);
-	int off = 0;
-	for (int i = 0; r == 0 && i < s->nregs && off + s->regs[i].bits / 8 <= n; i++) {
-		r = reg_set(&s->regs[i], &c, b + off);
-		off += s->regs[i].bits / 8;
+	struct gdb_cpu c;
+	uint8_t b[1024];
+	int r = 0;
+	if (s->lay.g_size > sizeof(b) || len != 2 * s->lay.g_size ||
+	    gdb_hex_decode(hex, len, b, sizeof(b)) != (int)s->lay.g_size)
+		r = err_set(-EINVAL, "G needs the %zu bytes of the register block", s->lay.g_size);
+	if (r == 0)
+		r = gdb_cpu_read(s->vm, s->gvcpu, &c);
+	size_t off = 0;
+	for (int i = 0; r == 0 && i < s->lay.nregs; i++) {
+		uint8_t now[GDB_REG_MAX];
+		int size = gdb_reg_get(&s->lay, i, &c, now);
+		/* unchanged registers are left alone: a read-only one (a segment
+		 * selector outside real mode) does not fail a G that echoes g */
+		if (memcmp(now, b + off, (size_t)size) != 0)
+			r = gdb_reg_set(&s->lay, i, &c, b + off);
+		off += (size_t)size;
 	}
 	if (r == 0)
-		r = cpu_write(s, &c);
+		r = gdb_cpu_write(s->vm, s->gvcpu, &c);
 	if (r < 0)
 		put_error(s, r);
 	else
@@ -471,18 +383,18 @@ static void cmd_write_regs(struct session *s, const char *hex, size_t len)
 static void cmd_read_reg(struct session *s, const char *p)
 {
 	uint64_t n;
-	struct cpu c;
-	if (gdb_parse_hex(&p, &n) < 0 || n >= (uint64_t)s->nregs) {
+	struct gdb_cpu c;
+	if (gdb_parse_hex(&p, &n) < 0 || *p || n >= (uint64_t)s->lay.nregs) {
 		put_error(s, EINVAL);
 		return;
 	}
-	int r = cpu_read(s, &c);
+	int r = gdb_cpu_read(s->vm, s->gvcpu, &c);
 	if (r < 0) {
 		put_error(s, r);
 		return;
 	}
-	uint8_t b[16];
-	int size = reg_get(&s->regs[n], &c, b);
+	uint8_t b[GDB_REG_MAX];
+	int size = gdb_reg_get(&s->lay, (int)n, &c, b);
 	gdb_hex_encode(b, (size_t)size, s->reply);
 	s->rlen = 2 * (size_t)size;
 }
@@ -490,18 +402,18 @@ static void cmd_read_reg(struct session *s, const char *p)
 static void cmd_write_reg(struct session *s, const char *p)
 {
 	uint64_t n;
-	struct cpu c;
-	uint8_t b[16];
-	if (gdb_parse_hex(&p, &n) < 0 || n >= (uint64_t)s->nregs || *p++ != '=' ||
-	    gdb_hex_decode(p, strlen(p), b, sizeof(b)) != s->regs[n].bits / 8) {
+	struct gdb_cpu c;
+	uint8_t b[GDB_REG_MAX];
+	if (gdb_parse_hex(&p, &n) < 0 || n >= (uint64_t)s->lay.nregs || *p++ != '=' ||
+	    gdb_hex_decode(p, strlen(p), b, sizeof(b)) != gdb_reg_size(&s->lay, (int)n)) {
 		put_error(s, EINVAL);
 		return;
 	}
-	int r = cpu_read(s, &c);
+	int r = gdb_cpu_read(s->vm, s->gvcpu, &c);
 	if (r == 0)
-		r = reg_set(&s->regs[n], &c, b);
+		r = gdb_reg_set(&s->lay, (int)n, &c, b);
 	if (r == 0)
-		r = cpu_write(s, &c);
+		r = gdb_cpu_write(s->vm, s->gvcpu, &c);
 	if (r < 0)
 		put_error(s, r);
 	else
@@ -527,7 +439,11 @@ static void cmd_read_mem(struct session *s, const char *p)
 		return;
 	}
 	if (len > sizeof(buf))
-		len = sizeof(buf); /* gdb accepts a short read and asks again */
+		len = sizeof(buf); /* gdb accepts a short read and asks again; nothing is allocated */
+	if (*p) {
+		put_error(s, EINVAL);
+		return;
+	}
 	int r = mmu_read_virt(s->vm, s->gvcpu, addr, buf, len);
 	if (r < 0) {
 		put_error(s, r);
@@ -544,7 +460,11 @@ static void cmd_write_mem(struct session *s, const char *p, size_t plen, bool bi
 	uint64_t addr, len;
 	static uint8_t buf[GDB_MAX_PAYLOAD];
 	int r = parse_addr_len(&p, ':', &addr, &len);
-	size_t dlen = plen - (size_t)(p - start);
+	/* the length is checked against what the packet can carry before it
+	 * is used for anything (2 * len would wrap for huge ones) */
+	if (r == 0 && len > sizeof(buf))
+		r = err_set(-EINVAL, "write of %" PRIu64 " bytes: at most %zu fit in a packet", len, sizeof(buf));
+	size_t dlen = r == 0 ? plen - (size_t)(p - start) : 0;
 	if (r == 0 && binary && dlen != len)
 		r = -EINVAL;
 	if (r == 0 && binary)
@@ -605,9 +525,12 @@ static int bp_remove(struct session *s, char type, uint64_t addr, uint64_t len)
 
 static void cmd_breakpoint(struct session *s, const char *p, bool insert)
 {
-	char type = *p++;
+	char type = *p;
 	uint64_t addr, len;
-	if (*p++ != ',' || parse_addr_len(&p, 0, &addr, &len) < 0 || (*p && *p != ';')) {
+	/* Z0..Z4 exist (Z3, read watchpoints, gets the empty "unsupported"
+	 * reply); any other type is an error */
+	if (type < '0' || type > '4' || p[1] != ',' || (p += 2, parse_addr_len(&p, 0, &addr, &len) < 0) ||
+	    (*p && *p != ';')) {
 		put_error(s, EINVAL);
 		return;
 	}
@@ -641,15 +564,15 @@ static void cmd_xfer(struct session *s, const char *p)
 		put_error(s, EINVAL);
 		return;
 	}
-	if (off >= s->xml_len) {
+	if (off >= s->lay.xml_len) {
 		put(s, "l");
 		return;
 	}
 	if (len > GDB_MAX_PAYLOAD - 1)
 		len = GDB_MAX_PAYLOAD - 1;
-	size_t n = s->xml_len - off < len ? s->xml_len - off : len;
-	s->reply[0] = off + n < s->xml_len ? 'm' : 'l';
-	memcpy(s->reply + 1, s->xml + off, n);
+	size_t n = s->lay.xml_len - off < len ? s->lay.xml_len - off : len;
+	s->reply[0] = off + n < s->lay.xml_len ? 'm' : 'l';
+	memcpy(s->reply + 1, s->lay.xml + off, n);
 	s->rlen = n + 1;
 }
 
@@ -706,8 +629,8 @@ static void dispatch(struct session *s, const char *p, size_t len)
 	case 'm': cmd_read_mem(s, p + 1); break;
 	case 'M': cmd_write_mem(s, p + 1, len - 1, false); break;
 	case 'X': cmd_write_mem(s, p + 1, len - 1, true); break;
-	case 'c': case 'C': cmd_resume(s, p[0] == 'c' ? p + 1 : "", false); break;
-	case 's': case 'S': cmd_resume(s, p[0] == 's' ? p + 1 : "", true); break;
+	case 'c': case 'C': cmd_resume(s, p + 1, p[0] == 'C', false); break;
+	case 's': case 'S': cmd_resume(s, p + 1, p[0] == 'S', true); break;
 	case 'Z': cmd_breakpoint(s, p + 1, true); break;
 	case 'z': cmd_breakpoint(s, p + 1, false); break;
 	case 'q': case 'Q': cmd_query(s, p); break;
@@ -845,7 +768,8 @@ int gdb_serve(struct vm *vm, const struct gdb_options *opt, enum gdb_end *end)
 	s->fd = fd;
 	gdb_parser_init(&s->parser);
 	vm_pause(vm); /* gdb expects a stopped target */
-	choose_layout(s);
+	struct kvm_sregs sr;
+	gdb_layout_init(&s->lay, vm_get_sregs(vm, 0, &sr) == 0 && (sr.efer & (1u << 10))); /* EFER.LMA */
 	session_run(s);
 	*end = s->end;
 	close(fd);

@@ -2,8 +2,11 @@
  * files: CRC-32C, little-endian buffers, sections (type, length, checksum of
  * the payload, checksum of the header itself, so a flipped length is caught
  * before it is believed), bounds-checked reading, and the atomic file write
- * (temp file in the same directory, fsync, rename, fsync of the directory) that
- * makes a crash in the middle leave the previous file whole. */
+ * (an unnamed O_TMPFILE file in the same directory, fsync, link to a temp
+ * name, rename, fsync of the directory) that makes a crash in the middle
+ * leave the previous file whole and nothing else behind. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -11,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/err.h"
@@ -265,10 +271,73 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* "<base>.tmp" and six letters or digits: a temp name snap_out gives out. */
+static bool temp_name_of(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+	if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp", 4) != 0 || strlen(name + n + 4) != 6)
+		return false;
+	for (const char *c = name + n + 4; *c; c++)
+		if (!isalnum((unsigned char)*c))
+			return false;
+	return true;
+}
+
+/* Removes the temp files of saves to path that were killed. A save under way
+ * holds an flock on its file, and one just created is still empty (the lock
+ * comes before the first byte), so neither is touched. */
+static void remove_stale(const char *path)
+{
+	char *d = strdup(path), *b = strdup(path);
+	DIR *dp = NULL;
+	int dfd = d && b ? open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (dfd >= 0 && !(dp = fdopendir(dfd)))
+		close(dfd);
+	const char *base = b ? basename(b) : "";
+	struct dirent *e;
+	while (dp && (e = readdir(dp)) != NULL) {
+		if (!temp_name_of(e->d_name, base))
+			continue;
+		int fd = openat(dirfd(dp), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0)
+			unlinkat(dirfd(dp), e->d_name, 0);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (dp)
+		closedir(dp);
+	free(d);
+	free(b);
+}
+
+/* An unnamed file in path's directory, or -errno (-EOPNOTSUPP and the like
+ * where the file system or kernel has no O_TMPFILE). */
+static int open_unnamed(const char *path)
+{
+#ifdef O_TMPFILE
+	char *d = strdup(path);
+	if (!d)
+		return -ENOMEM;
+	int fd = open(dirname(d), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	int e = errno;
+	free(d);
+	return fd >= 0 ? fd : -e;
+#else
+	(void)path;
+	return -EOPNOTSUPP;
+#endif
+}
+
 int snap_out_open(struct snap_out *o, const char *path)
 {
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return err_set(S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST, "%s is %s: a snapshot file cannot replace it",
+			       path, S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
 	o->path = strdup(path);
 	size_t n = strlen(path) + 16;
 	o->tmp = malloc(n);
@@ -277,15 +346,19 @@ int snap_out_open(struct snap_out *o, const char *path)
 		snap_out_abort(o);
 		return err_set(-ENOMEM, "out of memory");
 	}
+	remove_stale(path);
 	snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
-	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	o->fd = open_unnamed(path);
+	if (o->fd < 0) { /* no O_TMPFILE here: a named temp file */
+		o->fd = mkostemp(o->tmp, O_CLOEXEC);
+		o->tmp_named = o->fd >= 0;
+	}
 	if (o->fd < 0) {
 		int e = errno;
-		free(o->tmp);
-		o->tmp = NULL;
 		snap_out_abort(o);
 		return err_set(-e, "cannot create a file next to %s: %s", path, strerror(e));
 	}
+	flock(o->fd, LOCK_EX | LOCK_NB); /* a new file: nobody else can hold it */
 	uint8_t h[SNAP_FILE_HEADER];
 	memcpy(h, SNAP_MAGIC, 8);
 	put_le(h + 8, SNAP_VERSION, 4);
@@ -297,7 +370,7 @@ static int out_flush(struct snap_out *o)
 {
 	int r = write_all(o->fd, o->buf, o->used);
 	o->used = 0;
-	return r < 0 ? err_set(r, "writing %s: %s", o->tmp, strerror(-r)) : 0;
+	return r < 0 ? err_set(r, "writing the snapshot for %s: %s", o->path, strerror(-r)) : 0;
 }
 
 /* Small pieces are gathered; large ones (guest pages) go straight from the
@@ -316,7 +389,7 @@ int snap_out_write(struct snap_out *o, const void *p, size_t n)
 		memcpy(o->buf, p, n);
 		o->used = n;
 	} else if (r == 0 && (r = write_all(o->fd, p, n)) < 0) {
-		r = err_set(r, "writing %s: %s", o->tmp, strerror(-r));
+		r = err_set(r, "writing the snapshot for %s: %s", o->path, strerror(-r));
 	}
 	return r;
 }
@@ -332,7 +405,7 @@ int snap_out_patch(struct snap_out *o, uint64_t off, const void *p, size_t n)
 	if (r < 0)
 		return r;
 	if (pwrite(o->fd, p, n, (off_t)off) != (ssize_t)n)
-		return err_set(-EIO, "writing %s: %s", o->tmp, strerror(errno));
+		return err_set(-EIO, "writing the snapshot for %s: %s", o->path, strerror(errno));
 	return 0;
 }
 
@@ -351,21 +424,51 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
+/* Gives the finished unnamed file a temp name (six random letters and digits
+ * after "<path>.tmp", like mkostemp's) so it can be renamed over path. */
+static int link_unnamed(struct snap_out *o)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	char proc[64];
+	size_t n = strlen(o->path);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
+	for (int tries = 0; tries < 100; tries++) {
+		uint8_t rnd[6];
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return err_set(-EIO, "getrandom: %s", strerror(errno));
+		for (int i = 0; i < 6; i++)
+			o->tmp[n + 4 + i] = chars[rnd[i] % (sizeof(chars) - 1)];
+		int r = linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW);
+		if (r < 0 && errno == ENOENT) /* no /proc: the privileged way */
+			r = linkat(o->fd, "", AT_FDCWD, o->tmp, AT_EMPTY_PATH);
+		if (r == 0) {
+			o->tmp_named = true;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return err_set(-errno, "cannot link the snapshot for %s into its directory: %s", o->path,
+				       strerror(errno));
+	}
+	return err_set(-EEXIST, "no free temp name next to %s", o->path);
+}
+
 int snap_out_commit(struct snap_out *o)
 {
 	int r = out_flush(o);
 	if (r == 0 && fsync(o->fd) < 0)
-		r = err_set(-errno, "fsync %s: %s", o->tmp, strerror(errno));
-	if (r == 0 && close(o->fd) < 0)
-		r = err_set(-errno, "closing %s: %s", o->tmp, strerror(errno));
-	o->fd = -1;
+		r = err_set(-errno, "fsync of the snapshot for %s: %s", o->path, strerror(errno));
+	if (r == 0 && !o->tmp_named)
+		r = link_unnamed(o);
 	if (r == 0 && rename(o->tmp, o->path) < 0)
 		r = err_set(-errno, "cannot rename %s to %s: %s", o->tmp, o->path, strerror(errno));
-	if (r == 0) {
-		free(o->tmp);
-		o->tmp = NULL;
+	if (r == 0)
+		o->tmp_named = false; /* it is path now */
+	/* closed after the rename: the lock keeps remove_stale away until then */
+	if (close(o->fd) < 0 && r == 0)
+		r = err_set(-errno, "closing the snapshot for %s: %s", o->path, strerror(errno));
+	o->fd = -1;
+	if (r == 0)
 		r = fsync_dir(o->path);
-	}
 	snap_out_abort(o);
 	return r;
 }
@@ -374,7 +477,7 @@ void snap_out_abort(struct snap_out *o)
 {
 	if (o->fd >= 0)
 		close(o->fd);
-	if (o->tmp)
+	if (o->tmp && o->tmp_named)
 		unlink(o->tmp);
 	free(o->tmp);
 	free(o->path);

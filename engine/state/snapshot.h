@@ -122,10 +122,16 @@ int snap_next_section(struct snap_reader *r, struct snap_section *s);
 /* Checks magic and version of a whole file in memory; r then points past the header. */
 int snap_file_open(const uint8_t *p, size_t len, struct snap_reader *r);
 
-/* Writing a file atomically: a temp file next to path, then fsync, rename, fsync of the directory. */
+/* Writing a file atomically: an unnamed file (O_TMPFILE) in path's directory,
+ * then fsync, a link to a temp name, rename over path, fsync of the directory;
+ * where the file system has no O_TMPFILE, a named temp file "<path>.tmpXXXXXX"
+ * from the start. Either way the writer holds an flock on it, and every open
+ * removes the unlocked "<path>.tmpXXXXXX" files that killed saves left.
+ * snap_out_open refuses a path that exists and is not a regular file. */
 struct snap_out {
 	int fd;
 	char *path, *tmp;
+	bool tmp_named;         /* tmp exists in the directory (abort unlinks it) */
 	uint8_t *buf;
 	size_t used;
 	uint64_t off;
