@@ -114,7 +114,7 @@ static void f_mov_ri(struct accel_vcpu *c, struct soft_insn *i)
 static inline void branch(struct accel_vcpu *c, struct soft_insn *i)
 {
 	uint64_t t = c->rip + (uint64_t)i->disp;
-	if (c->mode64 && (uint64_t)(((int64_t)t << 16) >> 16) == t)
+	if (c->mode64 && (uint64_t)((int64_t)(t << 16) >> 16) == t)
 		c->rip = t;
 	else
 		soft_jump(c, t, c->mode64 ? 8 : i->osz);

@@ -167,7 +167,7 @@ static void desc_table(struct accel_vcpu *c, struct soft_insn *i, struct kvm_dta
 		uint64_t base = soft_read(c, i->seg, (ea + 2) & soft_mask(i->asz), bsz);
 		if (!c->mode64 && i->osz == 2)
 			base &= 0xffffff;
-		if (c->mode64 && (uint64_t)(((int64_t)base << 16) >> 16) != base)
+		if (c->mode64 && (uint64_t)((int64_t)(base << 16) >> 16) != base)
 			soft_gp(c, 0);
 		t->limit = limit;
 		t->base = base;
@@ -195,7 +195,7 @@ static void load_ldt_tr(struct accel_vcpu *c, uint16_t sel, bool tr)
 	uint64_t hi = lm ? soft_lin_read_sys(c, c->gdt.base + (sel & ~7u) + 8, 8) : 0;
 	struct kvm_segment s;
 	soft_desc_to_seg(d, hi, sel, &s);
-	if (lm && (uint64_t)(((int64_t)s.base << 16) >> 16) != s.base)
+	if (lm && (uint64_t)((int64_t)(s.base << 16) >> 16) != s.base)
 		soft_gp(c, sel & 0xfffc);
 	bool good = tr ? (!s.s && (s.type == 9 || (!lm && s.type == 1))) : (!s.s && s.type == 2);
 	if (!good)
