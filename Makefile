@@ -57,7 +57,7 @@ run: deps
 # The suite runs twice: on the normal build and under ASan+UBSan.
 check: deps
 	@scripts/linux-kernel.sh
-	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) --no-print-directory all tests initramfs
 	@$(MAKE) --no-print-directory asan
 	@BUILDS="build build-asan" tests/run
 
