@@ -70,7 +70,7 @@ int soft_set_sregs(struct accel_vcpu *c, const struct kvm_sregs *s)
 	c->cr4 = s->cr4;
 	c->efer = s->efer;
 	irqchip_set_cr8(c->vm->chip, c->index, s->cr8);
-	irqchip_set_apic_base(c->vm->chip, c->index, s->apic_base);
+	irqchip_set_apic_base_host(c->vm->chip, c->index, s->apic_base);
 	c->irq_injected = -1;
 	for (int k = 0; k < 256; k++)
 		if (s->interrupt_bitmap[k / 64] & (1ull << (k % 64))) {
@@ -173,6 +173,11 @@ int soft_set_msrs(struct accel_vcpu *c, const struct kvm_msrs *m)
 	for (k = 0; k < m->nmsrs; k++) {
 		uint32_t idx = m->entries[k].index;
 		uint64_t v = m->entries[k].data;
+		if (idx == 0x1b) { /* a restore, not the guest's WRMSR */
+			if (!irqchip_set_apic_base_host(c->vm->chip, c->index, v))
+				break;
+			continue;
+		}
 		if (idx == 0xc0000080) { /* the VMM may set LMA itself */
 			c->efer = v;
 			soft_update_mode(c);
