@@ -44,13 +44,14 @@ __asm__(".pushsection .rodata\n"
 	"s_rep: mov $0x100000, %rsi\nmov $0x1ff800, %rdi\nmov $0x2000, %rcx\ncld\nrep movsb\nout %al, $0x99\ns_rep_end:\n"
 	"s_sysret: mov $0x11000, %rcx\nmov $0x3202, %r11\nsysretq\ns_sysret_end:\n"
 	"u_sys: syscall\nu_sys_end:\n"
+	"u_dbg: nop\nnop\nint3\nmov $1, %eax\nout %al, $0x99\nu_dbg_end:\n"
 	"k_sys: mov %rcx, %rax\nout %eax, $0x90\nmov %r11, %rax\nout %eax, $0x91\nmov %cs, %eax\nout %eax, $0x92\n"
 	"mov %ss, %eax\nout %eax, $0x93\npushfq\npop %rax\nout %eax, $0x94\nmov $0x55, %al\nout %al, $0xf4\nk_sys_end:\n"
 	".popsection\n");
 extern const uint8_t exc_common[], exc_common_end[], s_pf[], s_pf_end[], s_gp[], s_gp_end[],
 	s_de[], s_de_end[], s_ud[], s_ud_end[], s_bp[], s_bp_end[], s_ring3[], s_ring3_end[],
 	u_pf[], u_pf_end[], u_intn[], u_intn_end[], s_rep[], s_rep_end[], s_sysret[], s_sysret_end[],
-	u_sys[], u_sys_end[], k_sys[], k_sys_end[];
+	u_sys[], u_sys_end[], k_sys[], k_sys_end[], u_dbg[], u_dbg_end[];
 
 static struct box b;
 
@@ -144,7 +145,7 @@ static void expect(const char *what, int vec, const char *log)
 int main(void)
 {
 	char want[256];
-	tap_plan(15);
+	tap_plan(17);
 	box_new(&b, 4096);
 
 	setup(s_pf, s_pf_end);
@@ -240,6 +241,27 @@ int main(void)
 	expect("sysretq to ring 3, syscall back: RCX, R11, CS, SS and SFMASK", 0x55,
 	       "o90:11002 o91:3202 o92:8 o93:10 o94:3002 ");
 	ok(done == 4, "set_msrs did all four");
+
+	/* guest debug at ring 3: single steps, then a software breakpoint */
+	setup(s_ring3, s_ring3_end);
+	memcpy(b.ram.host + UCODE, u_dbg, u_dbg_end - u_dbg);
+	struct kvm_guest_debug g;
+	memset(&g, 0, sizeof(g));
+	g.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_SW_BP;
+	accel_soft.set_guest_debug(b.cpu, &g);
+	uint64_t pcs[32];
+	int steps = 0, rr = 0;
+	while (steps < 32 && (rr = accel_soft.vcpu_run(b.cpu)) == 0 && b.run->exit_reason == KVM_EXIT_DEBUG) {
+		pcs[steps++] = b.run->debug.arch.pc;
+		if (b.run->debug.arch.exception == 3)
+			break;
+	}
+	struct kvm_sregs us;
+	accel_soft.get_sregs(b.cpu, &us);
+	ok(steps >= 3 && pcs[steps - 3] == UCODE + 1 && pcs[steps - 2] == UCODE + 2 && us.cs.selector == 0x2b,
+	   "ring 3: single steps land on each user instruction (%d steps, cs %#x)", steps, us.cs.selector);
+	ok(b.run->debug.arch.exception == 3 && b.run->debug.arch.pc == UCODE + 2,
+	   "ring 3: int3 exits with exception 3 at its own address (%#llx)", (unsigned long long)b.run->debug.arch.pc);
 	box_free(&b);
 	return tap_done();
 }

@@ -15,10 +15,12 @@ struct accel_vcpu;
  * vCPU is stopped. */
 uint64_t soft_vcpu_insn_count(struct accel_vcpu *v);
 
-/* The VMM wrote guest RAM [gpa, gpa + len) through its own pointer (vm:write,
- * DMA, snapshot restore). The soft CPU decodes every instruction from guest
- * memory afresh, so today this only drops cached translations; call it anyway
- * so a later decoded-block cache stays correct. Safe from any thread. */
+/* The VMM wrote guest RAM [gpa, gpa + len) through its own pointer. Writes
+ * made while a vCPU is out of vcpu_run (a planted breakpoint, a device's DMA
+ * answering an exit, a snapshot restore) are found without this call: a
+ * decoded block compares its bytes with memory the first time it runs in a
+ * new vcpu_run. Call it for writes made while vCPUs run (another thread's
+ * DMA); it drops every vCPU's decoded blocks. Safe from any thread. */
 void soft_vm_ram_written(struct accel_vm *vm, uint64_t gpa, uint64_t len);
 
 #endif

@@ -234,7 +234,7 @@ static int check_cap(long cap)
 		return 1;
 	case KVM_CAP_NR_VCPUS: case KVM_CAP_MAX_VCPUS:
 		return IRQCHIP_MAX_VCPUS;
-	case KVM_CAP_SET_GUEST_DEBUG2: /* the KVM_SET_GUEST_DEBUG controls honoured */
+	case KVM_CAP_SET_GUEST_DEBUG2: /* which KVM_GUESTDBG_* flags work */
 		return KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_SW_BP |
 		       KVM_GUESTDBG_USE_HW_BP | KVM_GUESTDBG_BLOCKIRQ;
 	default:

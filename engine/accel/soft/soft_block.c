@@ -10,7 +10,9 @@
  * bitmap; guest writes never get a TLB write entry for a marked page, so the
  * first write takes the slow path, unmarks the page and bumps the VM's
  * code_gen, and every vCPU drops all its blocks before the next lookup. The
- * VMM's own writes to RAM must call soft_vm_ram_written (soft.h). */
+ * VMM's writes while the vCPU is out of vcpu_run are caught by comparing a
+ * block's bytes the first time it runs in a new vcpu_run; writes by another
+ * thread while it runs need soft_vm_ram_written (soft.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,8 @@ struct soft_block {
 	struct soft_block *succ[2];
 	uint64_t succ_rip[2];
 	uint32_t succ_tlb[2];
+	uint32_t epoch;              /* the vcpu_run in which the bytes were last checked */
+	uint8_t *bytes;              /* the guest bytes it was decoded from */
 	struct soft_insn insn[];
 };
 
@@ -89,8 +93,8 @@ static void publish(struct accel_vcpu *c, uintptr_t key, uint8_t mode, int n, in
 {
 	if (n == 0 || c->code_gen_seen != atomic_load(&c->vm->code_gen))
 		return;
-	size_t sz = sizeof(struct soft_block) + n * sizeof(struct soft_insn);
-	sz = (sz + 15) & ~(size_t)15;
+	size_t head = sizeof(struct soft_block) + n * sizeof(struct soft_insn);
+	size_t sz = (head + len + 15) & ~(size_t)15;
 	if (c->arena_used + sz > ARENA_SIZE)
 		flush_blocks(c);
 	struct soft_block *b = (struct soft_block *)(c->arena + c->arena_used);
@@ -100,6 +104,9 @@ static void publish(struct accel_vcpu *c, uintptr_t key, uint8_t mode, int n, in
 	b->n = n;
 	b->len = len;
 	b->succ[0] = b->succ[1] = NULL;
+	b->epoch = c->run_epoch;
+	b->bytes = (uint8_t *)b + head;
+	memcpy(b->bytes, (const void *)key, len);
 	memcpy(b->insn, c->build, n * sizeof(struct soft_insn));
 	c->bhash[hash(key, mode)] = b;
 }
@@ -164,6 +171,19 @@ static int build(struct accel_vcpu *c, uint64_t lin, uintptr_t key, uint8_t mode
 	}
 }
 
+/* The VMM may have written guest RAM while the vCPU was out of vcpu_run (a
+ * breakpoint planted, a device's DMA, a restore): the first time a block runs
+ * in a new vcpu_run its bytes are compared with memory. */
+static bool fresh(struct accel_vcpu *c, struct soft_block *b)
+{
+	if (b->epoch == c->run_epoch)
+		return true;
+	if (memcmp(b->bytes, (const void *)b->key, b->len))
+		return false;
+	b->epoch = c->run_epoch;
+	return true;
+}
+
 static struct soft_block *lookup(struct accel_vcpu *c, uint64_t lin, uintptr_t *key,
 				 uint8_t *mode)
 {
@@ -174,7 +194,7 @@ static struct soft_block *lookup(struct accel_vcpu *c, uint64_t lin, uintptr_t *
 	*mode = mode_key(c);
 	struct soft_block *b = c->bhash[hash(*key, *mode)];
 	if (!b || b->key != *key || b->mode != *mode ||
-	    (!c->mode64 && c->rip + b->len - 1 > c->seg[S_CS].limit))
+	    (!c->mode64 && c->rip + b->len - 1 > c->seg[S_CS].limit) || !fresh(c, b))
 		return NULL;
 	return b;
 }
@@ -192,9 +212,13 @@ static uint64_t linear_rip(struct accel_vcpu *c)
  * linked). NULL: not built yet, or anything that needs the main loop. */
 static struct soft_block *next_block(struct accel_vcpu *c, struct soft_block *b)
 {
-	for (int k = 0; k < 2; k++)
-		if (b->succ[k] && b->succ_rip[k] == c->rip && b->succ_tlb[k] == c->tlb_gen)
+	for (int k = 0; k < 2; k++) {
+		if (!b->succ[k] || b->succ_rip[k] != c->rip || b->succ_tlb[k] != c->tlb_gen)
+			continue;
+		if (fresh(c, b->succ[k]))
 			return b->succ[k];
+		b->succ[k] = NULL; /* rewritten: find or build it again */
+	}
 	uintptr_t key;
 	uint8_t mode;
 	c->insn_rip = c->rip;

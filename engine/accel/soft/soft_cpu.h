@@ -217,6 +217,7 @@ struct accel_vcpu {
 	uint32_t code_gen_seen;
 	bool exit_block;             /* stop running the current decoded block */
 	uint32_t tlb_gen;            /* bumped by every TLB flush (block links) */
+	uint32_t run_epoch;          /* vcpu_run calls: blocks recheck their bytes in a new one */
 	struct soft_block **bhash;   /* decoded-block cache (soft_block.c) */
 	uint8_t *arena;
 	size_t arena_used;

@@ -4,6 +4,8 @@
  * ALU handler is generated for one operation and one operand size, so the
  * compiler folds the masks and the dispatch away. They do what the general
  * handlers do; the differential tests (test_soft_alu) run through them. */
+#include <string.h>
+
 #include "engine/accel/soft/soft_cpu.h"
 
 static inline void put(struct accel_vcpu *c, int r, int size, uint64_t v)
@@ -144,8 +146,35 @@ static soft_exec_fn jcc_fn(int cc)
 	return cc == 4 ? f_jz : cc == 5 ? f_jnz : f_jcc;
 }
 
+/* Loads and stores of 4 or 8 bytes in 64-bit mode: the soft TLB looked up
+ * in line (a tag only ever holds a canonical page, so a hit is canonical
+ * too); anything else (a miss, a page crossing, a data breakpoint) takes the
+ * general path. */
+static inline uint8_t *tlb_hit(struct accel_vcpu *c, uint64_t lin, int size, int kind)
+{
+	struct soft_tlb_entry *e = &c->tlb[(lin >> 12) % TLB_SIZE];
+	if (e->tag[kind + (c->cpl == 3 ? ACC_KINDS : 0)] != (lin & ~0xfffull) ||
+	    (lin & 0xfff) > (uint64_t)(0x1000 - size) || c->watch)
+		return NULL;
+	return (uint8_t *)(e->addend + lin);
+}
+
+static inline uint64_t lin64(struct accel_vcpu *c, struct soft_insn *i)
+{
+	uint64_t ea = soft_ea(c, i);
+	return i->seg >= S_FS ? ea + c->seg[i->seg].base : ea;
+}
+
+#define LOADSTORE(sz)                                                                	static void f_load##sz(struct accel_vcpu *c, struct soft_insn *i)            	{                                                                            		uint8_t *p = tlb_hit(c, lin64(c, i), sz, ACC_R);                     		uint64_t v = 0;                                                      		if (p)                                                               			memcpy(&v, p, sz);                                           		else                                                                 			v = soft_read(c, i->seg, soft_ea(c, i), sz);                 		put(c, i->reg, sz, v);                                               	}                                                                            	static void f_store##sz(struct accel_vcpu *c, struct soft_insn *i)           	{                                                                            		uint8_t *p = tlb_hit(c, lin64(c, i), sz, ACC_W);                     		uint64_t v = c->r[i->reg];                                           		if (p)                                                               			memcpy(p, &v, sz);                                           		else                                                                 			soft_write(c, i->seg, soft_ea(c, i), sz, v);                 	}
+LOADSTORE(4) LOADSTORE(8)
+
 void soft_specialize(struct accel_vcpu *c, struct soft_insn *i)
 {
+	if (c->mode64 && i->map == 0 && (i->op == 0x89 || i->op == 0x8b) && i->mem && i->osz >= 4 &&
+	    !i->lock && !i->rep) {
+		i->fn = i->op == 0x8b ? (i->osz == 8 ? f_load8 : f_load4) : (i->osz == 8 ? f_store8 : f_store4);
+		return;
+	}
 	uint8_t op = i->op;
 	bool reg_form = !i->mem && i->osz >= 2 && !i->lock && !i->rep;
 	if (i->map == 1) {

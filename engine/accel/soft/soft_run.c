@@ -454,6 +454,7 @@ int soft_vcpu_run(struct accel_vcpu *c)
 {
 	struct kvm_run *run = c->run;
 	bool replay = false;
+	c->run_epoch++; /* the VMM may have written guest code meanwhile */
 	if (c->io_pending) {
 		struct soft_io_rec *r = &c->io[c->io_n - 1];
 		if (r->is_pio)

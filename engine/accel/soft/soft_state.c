@@ -190,6 +190,11 @@ int soft_set_msrs(struct accel_vcpu *c, const struct kvm_msrs *m)
 	for (k = 0; k < m->nmsrs; k++) {
 		uint32_t idx = m->entries[k].index;
 		uint64_t v = m->entries[k].data;
+		if (idx == 0x1b) { /* a restore, not the guest's WRMSR */
+			if (!irqchip_set_apic_base_host(c->vm->chip, c->index, v))
+				break;
+			continue;
+		}
 		if (idx == 0xc0000080) { /* the VMM may set LMA itself */
 			c->efer = v;
 			soft_update_mode(c);
