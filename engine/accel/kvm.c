@@ -17,10 +17,23 @@ struct accel_vm {
 	int fd;
 };
 
+/* The registers of a stopped vCPU are read many times between two runs (the
+ * stop's location, its symbol and instruction, the debugger's views), and on
+ * a host without VT-x every ioctl costs microseconds. So the last values read
+ * are kept until anything could change them: a run, or a set of state that
+ * holds them. Only the thread that owns the vCPU at the moment touches this. */
+struct reg_cache {
+	bool regs_ok, sregs_ok, dr_ok;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_debugregs dr;
+};
+
 struct accel_vcpu {
 	int fd;
 	struct kvm_run *run;
 	size_t run_size;
+	struct reg_cache c;
 };
 
 static int xioctl(int fd, unsigned long req, const void *arg)
@@ -137,32 +150,122 @@ static void kvm_vcpu_destroy(struct accel_vcpu *v)
 	free(v);
 }
 
-static int kvm_vcpu_run(struct accel_vcpu *v) { return xioctl(v->fd, KVM_RUN, NULL); }
+static void forget(struct accel_vcpu *v)
+{
+	v->c.regs_ok = v->c.sregs_ok = v->c.dr_ok = false;
+}
+
+static int kvm_vcpu_run(struct accel_vcpu *v)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_RUN, NULL);
+}
 
 /* The signal the engine sends with it is what brings KVM_RUN back; this makes
  * sure a KVM_RUN entered after the signal returns at once too. */
 static void kvm_vcpu_kick(struct accel_vcpu *v) { v->run->immediate_exit = 1; }
 
-static int kvm_get_regs(struct accel_vcpu *v, struct kvm_regs *r) { return xioctl(v->fd, KVM_GET_REGS, r); }
-static int kvm_set_regs(struct accel_vcpu *v, const struct kvm_regs *r) { return xioctl(v->fd, KVM_SET_REGS, r); }
-static int kvm_get_sregs(struct accel_vcpu *v, struct kvm_sregs *s) { return xioctl(v->fd, KVM_GET_SREGS, s); }
-static int kvm_set_sregs(struct accel_vcpu *v, const struct kvm_sregs *s) { return xioctl(v->fd, KVM_SET_SREGS, s); }
+static int kvm_get_regs(struct accel_vcpu *v, struct kvm_regs *r)
+{
+	if (!v->c.regs_ok) {
+		int e = xioctl(v->fd, KVM_GET_REGS, &v->c.regs);
+		if (e < 0)
+			return e;
+		v->c.regs_ok = true;
+	}
+	*r = v->c.regs;
+	return 0;
+}
+
+static int kvm_get_sregs(struct accel_vcpu *v, struct kvm_sregs *s)
+{
+	if (!v->c.sregs_ok) {
+		int e = xioctl(v->fd, KVM_GET_SREGS, &v->c.sregs);
+		if (e < 0)
+			return e;
+		v->c.sregs_ok = true;
+	}
+	*s = v->c.sregs;
+	return 0;
+}
+
+/* A set may be refused or adjusted by KVM: read it back when next asked. */
+static int kvm_set_regs(struct accel_vcpu *v, const struct kvm_regs *r)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_SET_REGS, r);
+}
+
+static int kvm_set_sregs(struct accel_vcpu *v, const struct kvm_sregs *s)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_SET_SREGS, s);
+}
 static int kvm_get_fpu(struct accel_vcpu *v, struct kvm_fpu *f) { return xioctl(v->fd, KVM_GET_FPU, f); }
-static int kvm_set_fpu(struct accel_vcpu *v, const struct kvm_fpu *f) { return xioctl(v->fd, KVM_SET_FPU, f); }
+static int kvm_set_fpu(struct accel_vcpu *v, const struct kvm_fpu *f)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_SET_FPU, f);
+}
 static int kvm_get_xcrs(struct accel_vcpu *v, struct kvm_xcrs *x) { return xioctl(v->fd, KVM_GET_XCRS, x); }
-static int kvm_set_xcrs(struct accel_vcpu *v, const struct kvm_xcrs *x) { return xioctl(v->fd, KVM_SET_XCRS, x); }
+static int kvm_set_xcrs(struct accel_vcpu *v, const struct kvm_xcrs *x)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_SET_XCRS, x);
+}
 static int kvm_get_msrs(struct accel_vcpu *v, struct kvm_msrs *m) { return xioctl(v->fd, KVM_GET_MSRS, m); }
-static int kvm_set_msrs(struct accel_vcpu *v, const struct kvm_msrs *m) { return xioctl(v->fd, KVM_SET_MSRS, m); }
+static int kvm_set_msrs(struct accel_vcpu *v, const struct kvm_msrs *m)
+{
+	forget(v); /* EFER, FS/GS base and the APIC base are in sregs too */
+	return xioctl(v->fd, KVM_SET_MSRS, m);
+}
 static int kvm_get_events(struct accel_vcpu *v, struct kvm_vcpu_events *e) { return xioctl(v->fd, KVM_GET_VCPU_EVENTS, e); }
-static int kvm_set_events(struct accel_vcpu *v, const struct kvm_vcpu_events *e) { return xioctl(v->fd, KVM_SET_VCPU_EVENTS, e); }
+static int kvm_set_events(struct accel_vcpu *v, const struct kvm_vcpu_events *e)
+{
+	forget(v); /* the interrupt shadow and pending injections touch sregs' bitmap */
+	return xioctl(v->fd, KVM_SET_VCPU_EVENTS, e);
+}
 static int kvm_get_mp_state(struct accel_vcpu *v, struct kvm_mp_state *m) { return xioctl(v->fd, KVM_GET_MP_STATE, m); }
-static int kvm_set_mp_state(struct accel_vcpu *v, const struct kvm_mp_state *m) { return xioctl(v->fd, KVM_SET_MP_STATE, m); }
+static int kvm_set_mp_state(struct accel_vcpu *v, const struct kvm_mp_state *m)
+{
+	forget(v); /* INIT and SIPI states reset registers */
+	return xioctl(v->fd, KVM_SET_MP_STATE, m);
+}
 static int kvm_get_lapic(struct accel_vcpu *v, struct kvm_lapic_state *l) { return xioctl(v->fd, KVM_GET_LAPIC, l); }
-static int kvm_set_lapic(struct accel_vcpu *v, const struct kvm_lapic_state *l) { return xioctl(v->fd, KVM_SET_LAPIC, l); }
-static int kvm_get_debugregs(struct accel_vcpu *v, struct kvm_debugregs *d) { return xioctl(v->fd, KVM_GET_DEBUGREGS, d); }
-static int kvm_set_debugregs(struct accel_vcpu *v, const struct kvm_debugregs *d) { return xioctl(v->fd, KVM_SET_DEBUGREGS, d); }
-static int kvm_set_guest_debug(struct accel_vcpu *v, const struct kvm_guest_debug *g) { return xioctl(v->fd, KVM_SET_GUEST_DEBUG, g); }
-static int kvm_set_cpuid(struct accel_vcpu *v, const struct kvm_cpuid2 *c) { return xioctl(v->fd, KVM_SET_CPUID2, c); }
+static int kvm_set_lapic(struct accel_vcpu *v, const struct kvm_lapic_state *l)
+{
+	forget(v); /* CR8 (the TPR) is in sregs */
+	return xioctl(v->fd, KVM_SET_LAPIC, l);
+}
+static int kvm_get_debugregs(struct accel_vcpu *v, struct kvm_debugregs *d)
+{
+	if (!v->c.dr_ok) {
+		int e = xioctl(v->fd, KVM_GET_DEBUGREGS, &v->c.dr);
+		if (e < 0)
+			return e;
+		v->c.dr_ok = true;
+	}
+	*d = v->c.dr;
+	return 0;
+}
+
+static int kvm_set_debugregs(struct accel_vcpu *v, const struct kvm_debugregs *d)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_SET_DEBUGREGS, d);
+}
+
+/* KVM shows the single-step flag it sets and the debug registers it loads. */
+static int kvm_set_guest_debug(struct accel_vcpu *v, const struct kvm_guest_debug *g)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_SET_GUEST_DEBUG, g);
+}
+static int kvm_set_cpuid(struct accel_vcpu *v, const struct kvm_cpuid2 *c)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_SET_CPUID2, c);
+}
 static int kvm_get_cpuid(struct accel_vcpu *v, struct kvm_cpuid2 *c) { return xioctl(v->fd, KVM_GET_CPUID2, c); }
 
 /* KVM_GET_XSAVE2 where the host has larger state (AMX) than struct kvm_xsave. */
@@ -171,7 +274,11 @@ static int kvm_get_xsave(struct accel_vcpu *v, struct kvm_xsave *x)
 	return xioctl(v->fd, kvm_host_check_cap(KVM_CAP_XSAVE2) > 0 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE, x);
 }
 
-static int kvm_set_xsave(struct accel_vcpu *v, const struct kvm_xsave *x) { return xioctl(v->fd, KVM_SET_XSAVE, x); }
+static int kvm_set_xsave(struct accel_vcpu *v, const struct kvm_xsave *x)
+{
+	forget(v);
+	return xioctl(v->fd, KVM_SET_XSAVE, x);
+}
 
 static int kvm_vcpu_stats_fd(struct accel_vcpu *v)
 {
