@@ -28,5 +28,6 @@
 #define EXIT_HELLO64_EXCEPTION	0x3e
 #define EXIT_DEVTEST		0x40
 #define EXIT_ECHO		0x50
+#define EXIT_IRQ32		0x60
 
 #endif

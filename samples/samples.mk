@@ -14,6 +14,7 @@ SAMPLE_OBJCOPY := objcopy
 SAMPLE_BOOT    := boot16 triple halt echo
 SAMPLE_TARGETS := $(SAMPLE_BOOT:%=$(SAMPLE_OUT)/%.bin) $(SAMPLE_OUT)/counter.bin \
 		  $(SAMPLE_OUT)/mb32.elf $(SAMPLE_OUT)/hello64.elf $(SAMPLE_OUT)/devtest.elf \
+		  $(SAMPLE_OUT)/irq32.elf \
 		  $(SAMPLE_OUT)/loop.elf
 
 SAMPLE_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
@@ -70,6 +71,10 @@ $(SAMPLE_OUT)/mb32.elf: $(SAMPLE_OBJ)/mb32_entry.o $(SAMPLE_OBJ)/32/mb32.o \
 $(SAMPLE_OUT)/hello64.elf: $(SAMPLE_OBJ)/64/hello64_entry.o $(SAMPLE_OBJ)/64/hello64.o \
 			   $(SAMPLE_OBJ)/64/serial.o $(SAMPLE_DIR)/kernel.ld
 	$(SAMPLE_LD) -m elf_x86_64 $(SAMPLE_LDFLAGS) -T $(SAMPLE_DIR)/kernel.ld -o $@ \
+		$(filter %.o,$^)
+
+$(SAMPLE_OUT)/irq32.elf: $(SAMPLE_OBJ)/irq32.o $(SAMPLE_DIR)/kernel.ld
+	$(SAMPLE_LD) -m elf_i386 $(SAMPLE_LDFLAGS) -T $(SAMPLE_DIR)/kernel.ld -o $@ \
 		$(filter %.o,$^)
 
 $(SAMPLE_OUT)/devtest.elf: $(SAMPLE_OBJ)/devtest.o $(SAMPLE_DIR)/kernel.ld

@@ -1,7 +1,7 @@
 /* fallback: instructions the VMM completes when KVM's instruction emulator
  * cannot. On a host without hardware virtualization (PVM) every ring-0
  * instruction goes through that emulator, and a few that a kernel cannot avoid
- * by CPUID are missing. Two are simple enough to do here, exactly:
+ * by CPUID are missing. These are simple enough to do here, exactly:
  *  - int3 (CC) of the guest's own (hvwb's breakpoints are handled before):
  *    the CPU raises #BP as a trap, with RIP after the int3. Linux executes it at
  *    boot (its alternatives self-test) and whenever it patches live code.
@@ -9,6 +9,8 @@
  *    nothing, so it completes as a no-op unless the FPU status word has an
  *    unmasked exception (ES, bit 7), when it stays a failure for a person to see.
  *    Linux runs it in fpu__drop whenever a task exits.
+ *  - iret (CF) in 32-bit protected mode at ring 0 (fallback_iret.c): every
+ *    interrupt handler of a 32-bit kernel ends with it.
  * Only in protected or long mode with an IDT the guest set up; the rest of the
  * vCPU's pending events are written back as they were read. */
 #include "engine/debug/fallback.h"
@@ -50,9 +52,11 @@ static bool fallback_emulate(struct vcpu *v)
 	    r->emulation_failure.insn_size < 1)
 		return false;
 	uint8_t op = r->emulation_failure.insn_bytes[0];
-	if ((op != 0xcc && op != 0x9b) || v->acc->get_regs(v->av, &regs) < 0 ||
+	if ((op != 0xcc && op != 0x9b && op != 0xcf) || v->acc->get_regs(v->av, &regs) < 0 ||
 	    v->acc->get_sregs(v->av, &sr) < 0 || !(sr.cr0 & 1))
 		return false;
+	if (op == 0xcf)
+		return fallback_iret32(v, &regs, &sr);
 	return op == 0xcc ? deliver_bp(v, &regs, &sr) : skip_fwait(v, &regs);
 }
 
