@@ -448,6 +448,10 @@ static void push_vcpu_stats(lua_State *L, const struct vcpu_stats *s)
 	lua_setfield(L, -2, "handle_time");
 	lua_pushinteger(L, (lua_Integer)s->unclaimed);
 	lua_setfield(L, -2, "unclaimed");
+	if (s->has_instructions) {
+		lua_pushinteger(L, (lua_Integer)s->instructions);
+		lua_setfield(L, -2, "instructions");
+	}
 	push_addr_table(L, &s->io);
 	lua_setfield(L, -2, "ports");
 	push_addr_table(L, &s->mmio);

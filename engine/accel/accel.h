@@ -90,6 +90,9 @@ struct accel_ops {
 	int (*set_cpuid)(struct accel_vcpu *v, const struct kvm_cpuid2 *cpuid);
 	int (*get_cpuid)(struct accel_vcpu *v, struct kvm_cpuid2 *cpuid);
 	int (*vcpu_stats_fd)(struct accel_vcpu *v);
+	/* Instructions the vCPU retired since it was created, exactly; NULL
+	 * where the accelerator cannot count them (kvm). */
+	uint64_t (*insn_count)(struct accel_vcpu *v);
 
 	/* Accelerator level: what a new vCPU's CPUID may show (before the
 	 * VMM's own filter), the MSRs worth saving, capabilities (KVM_CAP_*). */

@@ -60,6 +60,8 @@ void stats_copy(struct vcpu_stats *dst, const struct vcpu_stats *src)
 	dst->guest_ns = __atomic_load_n(&src->guest_ns, __ATOMIC_RELAXED);
 	dst->handle_ns = __atomic_load_n(&src->handle_ns, __ATOMIC_RELAXED);
 	dst->unclaimed = __atomic_load_n(&src->unclaimed, __ATOMIC_RELAXED);
+	dst->instructions = __atomic_load_n(&src->instructions, __ATOMIC_RELAXED);
+	dst->has_instructions = src->has_instructions;
 	table_copy(&dst->io, &src->io);
 	table_copy(&dst->mmio, &src->mmio);
 }
@@ -94,6 +96,8 @@ void stats_add(struct vcpu_stats *dst, const struct vcpu_stats *src)
 	dst->guest_ns += src->guest_ns;
 	dst->handle_ns += src->handle_ns;
 	dst->unclaimed += src->unclaimed;
+	dst->instructions += src->instructions;
+	dst->has_instructions |= src->has_instructions;
 	table_add(&dst->io, &src->io);
 	table_add(&dst->mmio, &src->mmio);
 }

@@ -28,6 +28,8 @@ struct vcpu_stats {
 	uint64_t guest_ns;    /* wall time inside KVM_RUN */
 	uint64_t handle_ns;   /* wall time handling exits in user space */
 	uint64_t unclaimed;   /* I/O or MMIO accesses no device claimed */
+	uint64_t instructions; /* retired, where the accelerator counts them (soft) */
+	bool has_instructions;
 	struct addr_table io, mmio;
 };
 

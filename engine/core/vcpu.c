@@ -393,6 +393,10 @@ static void run_once(struct vcpu *v)
 	running = v;
 	int r = v->acc->vcpu_run(v->av);
 	running = NULL;
+	if (v->acc->insn_count) {
+		__atomic_store_n(&v->stats.instructions, v->acc->insn_count(v->av), __ATOMIC_RELAXED);
+		v->stats.has_instructions = true;
+	}
 	int e = -r;
 	uint64_t t1 = stats_now_ns();
 	v->stats.guest_ns += t1 - t0;

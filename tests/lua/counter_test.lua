@@ -2,7 +2,7 @@
 -- us): every write is one I/O exit, counted once, no more, no less.
 local t = require "tap"
 t.require_vm()
-t.plan(8)
+t.plan(9)
 
 local COUNT_ADDR, PORT = 0xF0008, 0x600
 
@@ -27,5 +27,11 @@ vm:run{ timeout = 30 }
 local st = vm:stats()
 t.is(st.unclaimed, 100, "writes to a port no device claims are counted as unclaimed")
 t.is(st.exits.io, 101, "I/O exits are the 100 writes plus the debug-exit write")
+if t.accel() == "soft" then
+  -- the reset jump, 5 set-up instructions, 4 per write, then mov and out: exactly.
+  t.is(st.instructions, 1 + 5 + 4 * 100 + 2, "the soft CPU counts every instruction it retired")
+else
+  t.is(st.instructions, nil, t.accel() .. " does not count instructions: stats say nothing")
+end
 vm:destroy()
 t.done()

@@ -294,4 +294,5 @@ const struct accel_ops accel_soft = {
 	.msr_index_list = msr_index_list,
 	.check_cap = check_cap,
 	.ram_written = soft_vm_ram_written,
+	.insn_count = soft_vcpu_insn_count,
 };
