@@ -104,6 +104,9 @@ static void sample_counters(struct tui_vm *v, const struct vm_stats *st, uint64_
 	uint64_t total = stats_total_exits(&st->total);
 	v->exit_rate = dt > 0 ? (double)(total - v->exits_total) / dt : 0;
 	v->exits_total = total;
+	v->has_insns = st->total.has_instructions;
+	v->insn_rate = dt > 0 ? (double)(st->total.instructions - v->insns) / dt : 0;
+	v->insns = st->total.instructions;
 	for (int r = 0; r < STATS_EXIT_REASONS; r++) {
 		v->rate[r] = dt > 0 ? (double)(st->total.exits[r] - v->exits[r]) / dt : 0;
 		v->exits[r] = st->total.exits[r];

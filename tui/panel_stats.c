@@ -3,6 +3,7 @@
  * addresses, and KVM's own binary statistics (non-zero ones, VM then vCPU 0).
  * The panel is a list of lines that Up/Down/PgUp/PgDn scroll. */
 #include <stdio.h>
+#include <string.h>
 
 #include "tui/tui_int.h"
 
@@ -56,8 +57,10 @@ static void addr_section(struct flow *f, const char *what, const struct addr_cou
 			(unsigned long long)a[i].count);
 }
 
-static void kvm_section(struct flow *f, const struct tui_detail *d)
+static void kvm_section(struct flow *f, const struct tui_detail *d, const struct tui_vm *v)
 {
+	if (strcmp(v->accel, "kvm") != 0)
+		return; /* only KVM keeps these */
 	tui_put(&f->r, flow_row(f), 0, tui_attr(R_HEADER), "KVM BINARY STATISTICS (non-zero; VM, then vCPU 0)");
 	if (!d->nkstats)
 		tui_put(&f->r, flow_row(f), 0, tui_attr(R_DIM), "none (the host's KVM has no KVM_GET_STATS_FD?)");
@@ -79,8 +82,14 @@ void tui_panel_stats(struct tui *t)
 		tui_title(t, P_STATS, "no VM selected");
 		return;
 	}
-	tui_title(t, P_STATS, "%s: %llu exits, %s/s, CPU %.1f%%", v->name, (unsigned long long)v->exits_total, rate,
-		  v->cpu_pct);
+	char insns[40] = "";
+	if (v->has_insns) {
+		char ir[16];
+		tui_fmt_rate(ir, sizeof(ir), v->insn_rate);
+		snprintf(insns, sizeof(insns), ", %s instructions/s", ir);
+	}
+	tui_title(t, P_STATS, "%s: %llu exits, %s/s, CPU %.1f%%%s", v->name, (unsigned long long)v->exits_total,
+		  rate, v->cpu_pct, insns);
 	struct flow f = { tui_body(t, P_STATS), 0, t->scroll[P_STATS] };
 	exits_section(&f, v);
 	f.row++;
@@ -89,7 +98,7 @@ void tui_panel_stats(struct tui *t)
 	addr_section(&f, "I/O PORT", t->d.ports, t->d.nports);
 	addr_section(&f, "MMIO ADDRESS", t->d.mmio, t->d.nmmio);
 	f.row++;
-	kvm_section(&f, &t->d);
+	kvm_section(&f, &t->d, v);
 	if (t->scroll[P_STATS] > f.row - 1)  /* scrolled past the end: stay at the last line */
 		t->scroll[P_STATS] = f.row - 1 > 0 ? f.row - 1 : 0;
 }

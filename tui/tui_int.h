@@ -68,6 +68,9 @@ struct tui_vm {
 	uint64_t mem_at_ns;             /* when resident/dirty were read */
 	uint64_t sample_ns;
 	uint64_t exits_total;
+	bool has_insns;                 /* the accelerator counts instructions (soft) */
+	uint64_t insns;
+	double insn_rate;
 	double exit_rate, cpu_pct;
 	uint64_t *guest_ns;             /* per vCPU, at sample_ns */
 	double *vcpu_pct;
