@@ -4,7 +4,8 @@
  * the state structs of <linux/kvm.h> and a `struct kvm_run` filled with KVM's
  * exit reasons, so nothing above this header knows which one runs. Every
  * function returns 0 (or a count where KVM returns one) or a negative errno;
- * the seam never prints and keeps no message: callers say what failed.
+ * the seam never prints, and only `usable` leaves a message (why not):
+ * callers say what failed.
  * The engine calls through a table, never an `if (soft)`. */
 #ifndef HVWB_ACCEL_H
 #define HVWB_ACCEL_H
@@ -35,7 +36,7 @@ struct accel_ops {
 	/* The VMM wrote guest RAM [gpa, gpa + len) through its own pointer
 	 * (a load, a debugger write, a planted int3, a restore): an accelerator
 	 * that caches decoded guest code drops what it cached there. NULL: it
-	 * caches nothing (KVM sees the page tables change by itself). */
+	 * caches nothing (KVM's CPU runs guest code from RAM as it is). */
 	void (*ram_written)(struct accel_vm *vm, uint64_t gpa, uint64_t len);
 	/* Pages of a slot written since the last call, one bit a page (KVM_GET_DIRTY_LOG). */
 	int (*get_dirty_log)(struct accel_vm *vm, uint32_t slot, void *bitmap);
