@@ -234,8 +234,11 @@ static int do_work(struct accel_vcpu *c)
 {
 	struct irqchip *chip = c->vm->chip;
 	atomic_store(&c->work, 0);
-	if (atomic_exchange(&c->kicked, 0))
+	if (atomic_exchange(&c->kicked, 0)) {
+		/* other work may have come with the kick: look again next run */
+		atomic_store(&c->work, 1);
 		return -EINTR;
+	}
 	uint32_t gen = atomic_load(&c->vm->mem_gen);
 	if (gen != c->mem_gen_seen) {
 		c->mem_gen_seen = gen;
@@ -286,8 +289,10 @@ static int wait_runnable(struct accel_vcpu *c)
 	struct irqchip *chip = c->vm->chip;
 	for (;;) {
 		atomic_store(&c->work, 0);
-		if (atomic_exchange(&c->kicked, 0))
+		if (atomic_exchange(&c->kicked, 0)) {
+			atomic_store(&c->work, 1);
 			return -EINTR;
+		}
 		uint64_t now = soft_now_ns();
 		irqchip_poll(chip, now);
 		take_init_sipi(c);
