@@ -408,8 +408,10 @@ static void test_lapic_timer(void)
 	apic_w(c, 0, 0x320, 0x300ec); /* periodic, masked */
 	is_int(run(c, 10000000, 50000, 0xec, false), 0, "timer: masked LVT gives none");
 
+	apic_w(c, 0, 0x320, 0x100ec); /* one-shot, masked: keeps counting (KVM) */
+	is_int(apic_r(c, 0, 0x380), 62500, "timer: periodic -> one-shot keeps TMICT");
 	apic_w(c, 0, 0x320, 0x400ed); /* TSC deadline */
-	is_int(apic_r(c, 0, 0x380), 0, "timer: switching mode clears TMICT");
+	is_int(apic_r(c, 0, 0x380), 0, "timer: switching to TSC deadline clears TMICT");
 	t0 = fake_now;
 	irqchip_set_tsc_deadline(c, 0, t0 + 500000);
 	is_int(irqchip_get_tsc_deadline(c, 0), t0 + 500000, "timer: TSC deadline reads back");

@@ -430,8 +430,10 @@ static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint3
 	v &= writable[(reg - APIC_LVTT) >> 4];
 	if (!sw_enabled(a))
 		v |= LVT_MASKED;   /* a disabled APIC keeps its LVTs masked */
-	if (reg == APIC_LVTT && ((old ^ v) >> 17 & 3)) {
-		/* a change of timer mode disarms the timer */
+	if (reg == APIC_LVTT && ((old ^ v) >> 17 & 3) &&
+	    ((old >> 17 & 3) == TIMER_TSC || (v >> 17 & 3) == TIMER_TSC)) {
+		/* entering or leaving TSC-deadline mode disarms the timer (as
+		 * KVM does); one-shot <-> periodic keeps counting */
 		lapic_set_reg(a, APIC_TMICT, 0);
 		a->timer_deadline = 0;
 		a->tsc_deadline = 0;
@@ -555,6 +557,8 @@ bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value, bool 
 	if (!host && !(old & BASE_ENABLE) && mode == (BASE_ENABLE | BASE_X2APIC))
 		return false;
 	a->apic_base = host ? value : (value & ~BASE_BSP) | (old & BASE_BSP);
+	if (!host && !(old & BASE_ENABLE) && (value & BASE_ENABLE))
+		lapic_set_reg(a, APIC_ID, (uint32_t)a->vcpu << 24); /* back to its initial ID, as KVM */
 	if (x2apic(a) && !(old & BASE_X2APIC)) {
 		uint32_t x = lapic_id(a);
 		lapic_set_reg(a, APIC_LDR, (x >> 4) << 16 | 1u << (x & 15));
