@@ -444,6 +444,12 @@ static void test_x2apic(void)
 	ok(irqchip_wrmsr_x2apic(c, 1, 0x830, 0x67ull), "x2APIC: 64-bit ICR to x2APIC ID 0");
 	is_int(irqchip_ack_intr(c, 0), 0x67, "x2APIC: IPI reaches vCPU 0");
 	ok(!irqchip_rdmsr_x2apic(c, 1, 0x80e, &v), "x2APIC: DFR MSR refused");
+	ioapic_w(c, 0x10 + 9, 2u << 24);  /* pin 4: logical 0x02 = x2APIC cluster 0, bit 1 */
+	ioapic_w(c, 0x10 + 8, 0x835);     /* fixed, logical, edge, unmasked */
+	irqchip_set_irq(c, 4, 1);
+	irqchip_set_irq(c, 4, 0);
+	is_int(irqchip_ack_intr(c, 1), 0x35, "x2APIC: an IOAPIC logical destination matches the x2APIC LDR");
+	ioapic_w(c, 0x10 + 8, 0x10000);
 	ok(irqchip_set_apic_base_host(c, 1, 0xfee00800), "x2APIC: the VMM may restore xAPIC mode directly");
 	is_int(apic_r(c, 1, 0x20), 1 << 24, "x2APIC: and the xAPIC page is back with the ID");
 	irqchip_free(c);

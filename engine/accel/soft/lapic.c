@@ -259,11 +259,16 @@ static void lapic_accept(struct irqchip *chip, struct lapic *a, const struct lap
 static bool match_logical(const struct lapic *a, const struct lapic_msg *m)
 {
 	uint32_t ldr = lapic_reg(a, APIC_LDR);
-	if (m->x2) {
-		if (m->dest == 0xffffffffu)
+	if (x2apic(a)) {
+		/* the target's mode decides, as in KVM: an 8-bit (IOAPIC, xAPIC)
+		 * destination is read as an x2APIC one, 0xff being the broadcast */
+		uint32_t d = m->x2 ? m->dest : m->dest & 0xff;
+		if (d == 0xffffffffu || (!m->x2 && d == 0xff))
 			return true;
-		return (m->dest >> 16) == (ldr >> 16) && (m->dest & ldr & 0xffff);
+		return (d >> 16) == (ldr >> 16) && (d & ldr & 0xffff);
 	}
+	if (m->x2 && m->dest == 0xffffffffu)
+		return true;
 	uint32_t d = m->dest & 0xff, l = ldr >> 24;
 	if (d == 0xff)
 		return true;
@@ -560,6 +565,8 @@ bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value, bool 
 	if (!host && !(old & BASE_ENABLE) && (value & BASE_ENABLE))
 		lapic_set_reg(a, APIC_ID, (uint32_t)a->vcpu << 24); /* back to its initial ID, as KVM */
 	if (x2apic(a) && !(old & BASE_X2APIC)) {
+		if (!host) /* the x2APIC ID is the initial one, whatever xAPIC's became (KVM) */
+			lapic_set_reg(a, APIC_ID, (uint32_t)a->vcpu << 24);
 		uint32_t x = lapic_id(a);
 		lapic_set_reg(a, APIC_LDR, (x >> 4) << 16 | 1u << (x & 15));
 	}
