@@ -362,6 +362,16 @@ int soft_retire(struct accel_vcpu *c, bool tf)
 		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
 	if (--c->poll_countdown <= 0)
 		soft_poll_timers(c);
+	if (c->data_bp_deferred) { /* the instruction after mov ss: its #DB goes now */
+		c->data_bp_hit |= c->data_bp_deferred;
+		c->data_bp_deferred = 0;
+	}
+	if (c->data_bp_hit && c->shadow && c->ss_shadow &&
+	    !(c->dbg_control & KVM_GUESTDBG_USE_HW_BP)) {
+		/* mov ss / pop ss hold their data breakpoint for one instruction */
+		c->data_bp_deferred = c->data_bp_hit;
+		c->data_bp_hit = 0;
+	}
 	if (c->data_bp_hit) {
 		uint64_t hits = c->data_bp_hit;
 		c->data_bp_hit = 0;
