@@ -421,7 +421,8 @@ static uint32_t lapic_read(const struct lapic *a, unsigned reg, uint64_t now)
 	}
 }
 
-static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint32_t v)
+static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint32_t v,
+		      uint64_t now)
 {
 	static const uint32_t writable[] = {
 		[0] = 0x700ff,      /* timer: vector, mask, mode */
@@ -435,6 +436,9 @@ static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint3
 	v &= writable[(reg - APIC_LVTT) >> 4];
 	if (!sw_enabled(a))
 		v |= LVT_MASKED;   /* a disabled APIC keeps its LVTs masked */
+	if (reg == APIC_LVTT && (old >> 17 & 3) == TIMER_ONESHOT && a->timer_deadline &&
+	    now >= a->timer_deadline)
+		lapic_poll(chip, a, now); /* a one-shot that ran out stays out in periodic mode */
 	if (reg == APIC_LVTT && ((old ^ v) >> 17 & 3) &&
 	    ((old >> 17 & 3) == TIMER_TSC || (v >> 17 & 3) == TIMER_TSC)) {
 		/* entering or leaving TSC-deadline mode disarms the timer (as
@@ -499,7 +503,7 @@ static void lapic_write(struct irqchip *chip, struct lapic *a, unsigned reg, uin
 		break;
 	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC:
 	case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR:
-		write_lvt(chip, a, reg, v);
+		write_lvt(chip, a, reg, v, now);
 		break;
 	case APIC_TMICT:
 		if (timer_mode(a) == TIMER_TSC)
