@@ -623,7 +623,11 @@ bool lapic_wrmsr(struct irqchip *chip, struct lapic *a, uint32_t msr, uint64_t v
 		if (value)
 			return false;
 		break;
-	case APIC_TPR: case APIC_SVR: case APIC_SELF_IPI: case APIC_TMICT: case APIC_TDCR:
+	case APIC_SELF_IPI:
+		if (value & ~0xffull)
+			return false; /* reserved bits: #GP, as KVM */
+		break;
+	case APIC_TPR: case APIC_SVR: case APIC_TMICT: case APIC_TDCR:
 	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC: case APIC_LVT0: case APIC_LVT1:
 	case APIC_LVTERR:
 		break;

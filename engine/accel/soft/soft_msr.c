@@ -114,8 +114,11 @@ bool soft_wrmsr(struct accel_vcpu *c, uint32_t msr, uint64_t v)
 		c->mtrr[msr - 0x200] = v;
 		return true;
 	}
-	if (msr >= 0x800 && msr <= 0x8ff)
+	if (msr >= 0x800 && msr <= 0x8ff) {
+		/* like an xAPIC MMIO write: a lower TPR or an EOI may let an interrupt in */
+		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
 		return irqchip_wrmsr_x2apic(chip, c->index, msr, v);
+	}
 	return false;
 }
 
