@@ -473,6 +473,15 @@ static void test_ioapic(void)
 	is_int(irqchip_ack_intr(c, 0), 0x34, "IOAPIC: pin 4 gives vector 0x34 on vCPU 0");
 	apic_w(c, 0, 0xb0, 0);
 	irqchip_set_irq(c, 4, 0);
+	ioapic_w(c, 0x10 + 8, 0x10034);  /* masked: a pulse is seen and then gone */
+	irqchip_set_irq(c, 4, 1);
+	irqchip_set_irq(c, 4, 0);
+	ioapic_w(c, 0x10 + 8, 0x34);
+	ok(!irqchip_has_intr(c, 0), "IOAPIC: an edge pulse while masked is not sent on unmask (KVM)");
+	irqchip_set_irq(c, 4, 1);
+	is_int(irqchip_ack_intr(c, 0), 0x34, "IOAPIC: the next edge is");
+	apic_w(c, 0, 0xb0, 0);
+	irqchip_set_irq(c, 4, 0);
 
 	ioapic_w(c, 0x10 + 2 * 20 + 1, 1u << 24);
 	ioapic_w(c, 0x10 + 2 * 20, 0xa000 | 0x3a);   /* level, active low */
