@@ -37,6 +37,8 @@ __asm__(".pushsection .rodata\n"
 	"s_de: xor %ecx, %ecx\ndiv %ecx\nout %al, $0x99\ns_de_end:\n"
 	"s_ud: ud2\nout %al, $0x99\ns_ud_end:\n"
 	"s_bp: int3\nout %al, $0x99\ns_bp_end:\n"
+	"s_vmcall: mov $99, %eax\nvmcall\nout %eax, $0x80\nmov $0x42, %al\nout %al, $0xf4\ns_vmcall_end:\n"
+	"s_rdpru: .byte 0x0f, 0x01, 0xfd\nout %al, $0x99\ns_rdpru_end:\n"
 	/* to ring 3: iretq to UCODE with the user selectors */
 	"s_ring3: push $0x23\npush $0x18000\npush $0x202\npush $0x2b\npush $0x11000\niretq\ns_ring3_end:\n"
 	"u_pf: movl $5, 0x400000\nout %al, $0x99\nu_pf_end:\n"
@@ -49,7 +51,8 @@ __asm__(".pushsection .rodata\n"
 	"mov %ss, %eax\nout %eax, $0x93\npushfq\npop %rax\nout %eax, $0x94\nmov $0x55, %al\nout %al, $0xf4\nk_sys_end:\n"
 	".popsection\n");
 extern const uint8_t exc_common[], exc_common_end[], s_pf[], s_pf_end[], s_gp[], s_gp_end[],
-	s_de[], s_de_end[], s_ud[], s_ud_end[], s_bp[], s_bp_end[], s_ring3[], s_ring3_end[],
+	s_de[], s_de_end[], s_ud[], s_ud_end[], s_bp[], s_bp_end[], s_vmcall[], s_vmcall_end[],
+	s_rdpru[], s_rdpru_end[], s_ring3[], s_ring3_end[],
 	u_pf[], u_pf_end[], u_intn[], u_intn_end[], s_rep[], s_rep_end[], s_sysret[], s_sysret_end[],
 	u_sys[], u_sys_end[], k_sys[], k_sys_end[], u_dbg[], u_dbg_end[];
 
@@ -145,7 +148,7 @@ static void expect(const char *what, int vec, const char *log)
 int main(void)
 {
 	char want[256];
-	tap_plan(17);
+	tap_plan(19);
 	box_new(&b, 4096);
 
 	setup(s_pf, s_pf_end);
@@ -168,6 +171,13 @@ int main(void)
 	setup(s_bp, s_bp_end);
 	snprintf(want, sizeof(want), "o80:0 o81:%x o84:8 o82:0 o83:%x ", CODE + 1, STACK - 40);
 	expect("#BP returns after the int3", 3, want);
+
+	setup(s_vmcall, s_vmcall_end);
+	expect("vmcall answers an unknown hypercall with -KVM_ENOSYS", 0x42, "o80:fffffc18 ");
+
+	setup(s_rdpru, s_rdpru_end);
+	snprintf(want, sizeof(want), "o80:0 o81:%x o84:8 o82:0 o83:%x ", CODE, STACK - 40);
+	expect("#UD on rdpru (not in CPUID)", 6, want);
 
 	setup(s_pf, s_pf_end);
 	b.ram.host[0x2008] = 0;

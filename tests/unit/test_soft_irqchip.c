@@ -408,8 +408,10 @@ static void test_lapic_timer(void)
 	apic_w(c, 0, 0x320, 0x300ec); /* periodic, masked */
 	is_int(run(c, 10000000, 50000, 0xec, false), 0, "timer: masked LVT gives none");
 
+	apic_w(c, 0, 0x320, 0x100ec); /* one-shot, masked: keeps counting (KVM) */
+	is_int(apic_r(c, 0, 0x380), 62500, "timer: periodic -> one-shot keeps TMICT");
 	apic_w(c, 0, 0x320, 0x400ed); /* TSC deadline */
-	is_int(apic_r(c, 0, 0x380), 0, "timer: switching mode clears TMICT");
+	is_int(apic_r(c, 0, 0x380), 0, "timer: switching to TSC deadline clears TMICT");
 	t0 = fake_now;
 	irqchip_set_tsc_deadline(c, 0, t0 + 500000);
 	is_int(irqchip_get_tsc_deadline(c, 0), t0 + 500000, "timer: TSC deadline reads back");
@@ -442,6 +444,12 @@ static void test_x2apic(void)
 	ok(irqchip_wrmsr_x2apic(c, 1, 0x830, 0x67ull), "x2APIC: 64-bit ICR to x2APIC ID 0");
 	is_int(irqchip_ack_intr(c, 0), 0x67, "x2APIC: IPI reaches vCPU 0");
 	ok(!irqchip_rdmsr_x2apic(c, 1, 0x80e, &v), "x2APIC: DFR MSR refused");
+	ioapic_w(c, 0x10 + 9, 2u << 24);  /* pin 4: logical 0x02 = x2APIC cluster 0, bit 1 */
+	ioapic_w(c, 0x10 + 8, 0x835);     /* fixed, logical, edge, unmasked */
+	irqchip_set_irq(c, 4, 1);
+	irqchip_set_irq(c, 4, 0);
+	is_int(irqchip_ack_intr(c, 1), 0x35, "x2APIC: an IOAPIC logical destination matches the x2APIC LDR");
+	ioapic_w(c, 0x10 + 8, 0x10000);
 	ok(irqchip_set_apic_base_host(c, 1, 0xfee00800), "x2APIC: the VMM may restore xAPIC mode directly");
 	is_int(apic_r(c, 1, 0x20), 1 << 24, "x2APIC: and the xAPIC page is back with the ID");
 	irqchip_free(c);
@@ -463,6 +471,15 @@ static void test_ioapic(void)
 	ioapic_w(c, 0x10 + 8, 0x34);   /* fixed, physical, edge, unmasked */
 	irqchip_set_irq(c, 4, 1);
 	is_int(irqchip_ack_intr(c, 0), 0x34, "IOAPIC: pin 4 gives vector 0x34 on vCPU 0");
+	apic_w(c, 0, 0xb0, 0);
+	irqchip_set_irq(c, 4, 0);
+	ioapic_w(c, 0x10 + 8, 0x10034);  /* masked: a pulse is seen and then gone */
+	irqchip_set_irq(c, 4, 1);
+	irqchip_set_irq(c, 4, 0);
+	ioapic_w(c, 0x10 + 8, 0x34);
+	ok(!irqchip_has_intr(c, 0), "IOAPIC: an edge pulse while masked is not sent on unmask (KVM)");
+	irqchip_set_irq(c, 4, 1);
+	is_int(irqchip_ack_intr(c, 0), 0x34, "IOAPIC: the next edge is");
 	apic_w(c, 0, 0xb0, 0);
 	irqchip_set_irq(c, 4, 0);
 

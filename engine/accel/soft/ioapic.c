@@ -73,6 +73,8 @@ void ioapic_set_irq(struct irqchip *chip, int pin, int level)
 			io->s.irr &= ~bit;
 	} else if (level && !was) {
 		io->s.irr |= bit;
+	} else if (!level) {
+		io->s.irr &= ~bit; /* as KVM: an edge latched while masked is gone once the line falls */
 	}
 	ioapic_service(chip, pin);
 }

@@ -506,3 +506,41 @@ int irqchip_set_lapic(struct irqchip *chip, int vcpu, const struct kvm_lapic_sta
 	irqchip_unlock(chip);
 	return a ? 0 : -EINVAL;
 }
+
+/* KVM_HC_SEND_IPI: bit i of each bitmap names APIC ID min + i (the high
+ * bitmap follows the low one by `bits`); fixed-destination, no shorthand. */
+long irqchip_pv_send_ipi(struct irqchip *chip, int src, uint64_t lo, uint64_t hi,
+			 uint32_t min, uint32_t icr, int bits)
+{
+	if (icr & (0x800 | 0xc0000))
+		return -22; /* -KVM_EINVAL: logical destination or a shorthand */
+	struct lapic_msg m = {
+		.vector = icr & 0xff,
+		.mode = icr >> 8 & 7,
+		.level = icr & 0x4000,
+		.trig_level = icr & 0x8000,
+		.x2 = true,
+	};
+	long count = 0;
+	irqchip_lock(chip);
+	for (int half = 0; half < 2; half++) {
+		uint64_t map = half ? hi : lo;
+		for (; map; map &= map - 1) {
+			uint64_t id = (uint64_t)min + (uint64_t)half * (unsigned)bits +
+				      (unsigned)__builtin_ctzll(map);
+			if (id >= 0xffffffffu)
+				continue;
+			for (int i = 0; i < IRQCHIP_MAX_VCPUS; i++) {
+				struct lapic *a = chip->lapic[i];
+				if (a && lapic_reg(a, 0x20) >> 24 == id) { /* APIC_ID */
+					m.dest = (uint32_t)id;
+					lapic_deliver(chip, src, &m);
+					count++;
+					break;
+				}
+			}
+		}
+	}
+	irqchip_unlock(chip);
+	return count;
+}

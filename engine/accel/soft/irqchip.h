@@ -75,6 +75,8 @@ bool irqchip_has_intr(struct irqchip *chip, int vcpu);
 int irqchip_ack_intr(struct irqchip *chip, int vcpu);
 /* Returns true once for each NMI sent to the vCPU. */
 bool irqchip_take_nmi(struct irqchip *chip, int vcpu);
+long irqchip_pv_send_ipi(struct irqchip *chip, int src, uint64_t lo, uint64_t hi,
+			 uint32_t min, uint32_t icr, int bits);
 /* INIT and SIPI sent by another vCPU's ICR: returns 0 (none), 1 (INIT: reset
  * the vCPU and wait for SIPI) or 2 (SIPI: *vector set; start at vector<<12
  * in real mode). The LAPIC's own part of INIT is done by the chip. */

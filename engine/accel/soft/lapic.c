@@ -259,11 +259,16 @@ static void lapic_accept(struct irqchip *chip, struct lapic *a, const struct lap
 static bool match_logical(const struct lapic *a, const struct lapic_msg *m)
 {
 	uint32_t ldr = lapic_reg(a, APIC_LDR);
-	if (m->x2) {
-		if (m->dest == 0xffffffffu)
+	if (x2apic(a)) {
+		/* the target's mode decides, as in KVM: an 8-bit (IOAPIC, xAPIC)
+		 * destination is read as an x2APIC one, 0xff being the broadcast */
+		uint32_t d = m->x2 ? m->dest : m->dest & 0xff;
+		if (d == 0xffffffffu || (!m->x2 && d == 0xff))
 			return true;
-		return (m->dest >> 16) == (ldr >> 16) && (m->dest & ldr & 0xffff);
+		return (d >> 16) == (ldr >> 16) && (d & ldr & 0xffff);
 	}
+	if (m->x2 && m->dest == 0xffffffffu)
+		return true;
 	uint32_t d = m->dest & 0xff, l = ldr >> 24;
 	if (d == 0xff)
 		return true;
@@ -416,7 +421,8 @@ static uint32_t lapic_read(const struct lapic *a, unsigned reg, uint64_t now)
 	}
 }
 
-static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint32_t v)
+static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint32_t v,
+		      uint64_t now)
 {
 	static const uint32_t writable[] = {
 		[0] = 0x700ff,      /* timer: vector, mask, mode */
@@ -430,8 +436,13 @@ static void write_lvt(struct irqchip *chip, struct lapic *a, unsigned reg, uint3
 	v &= writable[(reg - APIC_LVTT) >> 4];
 	if (!sw_enabled(a))
 		v |= LVT_MASKED;   /* a disabled APIC keeps its LVTs masked */
-	if (reg == APIC_LVTT && ((old ^ v) >> 17 & 3)) {
-		/* a change of timer mode disarms the timer */
+	if (reg == APIC_LVTT && (old >> 17 & 3) == TIMER_ONESHOT && a->timer_deadline &&
+	    now >= a->timer_deadline)
+		lapic_poll(chip, a, now); /* a one-shot that ran out stays out in periodic mode */
+	if (reg == APIC_LVTT && ((old ^ v) >> 17 & 3) &&
+	    ((old >> 17 & 3) == TIMER_TSC || (v >> 17 & 3) == TIMER_TSC)) {
+		/* entering or leaving TSC-deadline mode disarms the timer (as
+		 * KVM does); one-shot <-> periodic keeps counting */
 		lapic_set_reg(a, APIC_TMICT, 0);
 		a->timer_deadline = 0;
 		a->tsc_deadline = 0;
@@ -492,7 +503,7 @@ static void lapic_write(struct irqchip *chip, struct lapic *a, unsigned reg, uin
 		break;
 	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC:
 	case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR:
-		write_lvt(chip, a, reg, v);
+		write_lvt(chip, a, reg, v, now);
 		break;
 	case APIC_TMICT:
 		if (timer_mode(a) == TIMER_TSC)
@@ -555,7 +566,11 @@ bool lapic_set_base(struct irqchip *chip, struct lapic *a, uint64_t value, bool 
 	if (!host && !(old & BASE_ENABLE) && mode == (BASE_ENABLE | BASE_X2APIC))
 		return false;
 	a->apic_base = host ? value : (value & ~BASE_BSP) | (old & BASE_BSP);
+	if (!host && !(old & BASE_ENABLE) && (value & BASE_ENABLE))
+		lapic_set_reg(a, APIC_ID, (uint32_t)a->vcpu << 24); /* back to its initial ID, as KVM */
 	if (x2apic(a) && !(old & BASE_X2APIC)) {
+		if (!host) /* the x2APIC ID is the initial one, whatever xAPIC's became (KVM) */
+			lapic_set_reg(a, APIC_ID, (uint32_t)a->vcpu << 24);
 		uint32_t x = lapic_id(a);
 		lapic_set_reg(a, APIC_LDR, (x >> 4) << 16 | 1u << (x & 15));
 	}
@@ -608,7 +623,11 @@ bool lapic_wrmsr(struct irqchip *chip, struct lapic *a, uint32_t msr, uint64_t v
 		if (value)
 			return false;
 		break;
-	case APIC_TPR: case APIC_SVR: case APIC_SELF_IPI: case APIC_TMICT: case APIC_TDCR:
+	case APIC_SELF_IPI:
+		if (value & ~0xffull)
+			return false; /* reserved bits: #GP, as KVM */
+		break;
+	case APIC_TPR: case APIC_SVR: case APIC_TMICT: case APIC_TDCR:
 	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC: case APIC_LVT0: case APIC_LVT1:
 	case APIC_LVTERR:
 		break;

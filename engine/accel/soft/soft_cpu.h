@@ -206,6 +206,7 @@ struct accel_vcpu {
 	uint64_t insn_count;
 	uint64_t next_poll_count;
 	int data_bp_hit;             /* bitmask of hit data breakpoints */
+	int data_bp_deferred;        /* hits of a mov ss / pop ss: #DB after the next instruction */
 
 	_Atomic int work;            /* futex word: something to look at */
 	_Atomic int kicked;          /* vcpu_kick: return -EINTR */

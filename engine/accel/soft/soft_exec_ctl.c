@@ -209,7 +209,14 @@ static void ints(struct accel_vcpu *c, struct soft_insn *i)
 		if (soft_get_flags(c) & F_OF)
 			soft_deliver(c, EXC_OF, INT_SOFT, false, 0, c->rip);
 		return;
-	case 0xf1: soft_deliver(c, EXC_DB, INT_ICEBP, false, 0, c->rip); return;
+	case 0xf1:
+		/* ICEBP's #DB takes in a pending mov ss data breakpoint and the
+		 * single-step trap of this instruction: one #DB */
+		c->dr6 |= (uint64_t)c->data_bp_deferred;
+		c->data_bp_deferred = 0;
+		c->no_trap = true;
+		soft_deliver(c, EXC_DB, INT_ICEBP, false, 0, c->rip);
+		return;
 	default: soft_iret(c, i->osz); return;
 	}
 }

@@ -84,8 +84,12 @@ bool soft_wrmsr(struct accel_vcpu *c, uint32_t msr, uint64_t v)
 	switch (msr) {
 	case 0x10: c->tsc_offset += (int64_t)(v - soft_tsc(c)); return true;
 	case 0x1b:
-		if (v & (1u << 10))
-			return false; /* x2APIC mode: not in this CPU's CPUID */
+		if (v & (1u << 10)) {
+			uint32_t id[4];
+			soft_cpuid(c, 1, 0, id);
+			if (!(id[2] & (1u << 21)))
+				return false; /* x2APIC hidden from CPUID: #GP */
+		}
 		return irqchip_set_apic_base(chip, c->index, v);
 	case 0x3b: return true;
 	case 0x8b: return true;
@@ -110,8 +114,11 @@ bool soft_wrmsr(struct accel_vcpu *c, uint32_t msr, uint64_t v)
 		c->mtrr[msr - 0x200] = v;
 		return true;
 	}
-	if (msr >= 0x800 && msr <= 0x8ff)
+	if (msr >= 0x800 && msr <= 0x8ff) {
+		/* like an xAPIC MMIO write: a lower TPR or an EOI may let an interrupt in */
+		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
 		return irqchip_wrmsr_x2apic(chip, c->index, msr, v);
+	}
 	return false;
 }
 
@@ -148,7 +155,7 @@ static int build(struct kvm_cpuid_entry2 *e)
 	uint32_t edx1 = 1u << 0 | 1u << 3 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 8 | 1u << 9 |
 			1u << 11 | 1u << 12 | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 19 |
 			1u << 23 | 1u << 24 | 1u << 25 | 1u << 26;
-	uint32_t ecx1 = 1u << 13 | 1u << 23 | 1u << 24 | 1u << 26 | 1u << 31;
+	uint32_t ecx1 = 1u << 13 | 1u << 21 | 1u << 23 | 1u << 24 | 1u << 26 | 1u << 31;
 	leaf(&e[n++], 0, 0, false, 0x16, str4("Genu"), str4("ntel"), str4("ineI"));
 	leaf(&e[n++], 1, 0, false, SIG, 0x00010800, ecx1, edx1);
 	leaf(&e[n++], 7, 0, true, 0, 0, 0, 0);
@@ -203,6 +210,8 @@ void soft_cpuid(struct accel_vcpu *c, uint32_t fn, uint32_t sub, uint32_t out[4]
 		out[3] = t[k].edx;
 		break;
 	}
+	if (fn == 0xb)
+		out[3] = (uint32_t)c->index; /* the x2APIC ID, on every sub-leaf */
 	if (fn == 1) {
 		out[2] &= ~(1u << 27);
 		if (c->cr4 & CR4_OSXSAVE)

@@ -234,8 +234,11 @@ static int do_work(struct accel_vcpu *c)
 {
 	struct irqchip *chip = c->vm->chip;
 	atomic_store(&c->work, 0);
-	if (atomic_exchange(&c->kicked, 0))
+	if (atomic_exchange(&c->kicked, 0)) {
+		/* other work may have come with the kick: look again next run */
+		atomic_store(&c->work, 1);
 		return -EINTR;
+	}
 	uint32_t gen = atomic_load(&c->vm->mem_gen);
 	if (gen != c->mem_gen_seen) {
 		c->mem_gen_seen = gen;
@@ -286,8 +289,10 @@ static int wait_runnable(struct accel_vcpu *c)
 	struct irqchip *chip = c->vm->chip;
 	for (;;) {
 		atomic_store(&c->work, 0);
-		if (atomic_exchange(&c->kicked, 0))
+		if (atomic_exchange(&c->kicked, 0)) {
+			atomic_store(&c->work, 1);
 			return -EINTR;
+		}
 		uint64_t now = soft_now_ns();
 		irqchip_poll(chip, now);
 		take_init_sipi(c);
@@ -357,6 +362,16 @@ int soft_retire(struct accel_vcpu *c, bool tf)
 		atomic_store_explicit(&c->work, 1, memory_order_relaxed);
 	if (--c->poll_countdown <= 0)
 		soft_poll_timers(c);
+	if (c->data_bp_deferred) { /* the instruction after mov ss: its #DB goes now */
+		c->data_bp_hit |= c->data_bp_deferred;
+		c->data_bp_deferred = 0;
+	}
+	if (c->data_bp_hit && c->shadow && c->ss_shadow &&
+	    !(c->dbg_control & KVM_GUESTDBG_USE_HW_BP)) {
+		/* mov ss / pop ss hold their data breakpoint for one instruction */
+		c->data_bp_deferred = c->data_bp_hit;
+		c->data_bp_hit = 0;
+	}
 	if (c->data_bp_hit) {
 		uint64_t hits = c->data_bp_hit;
 		c->data_bp_hit = 0;

@@ -291,6 +291,24 @@ static void lar_lsl(struct accel_vcpu *c, struct soft_insn *i)
 	}
 }
 
+/* vmcall/vmmcall as a KVM guest sees them: KVM_HC_SEND_IPI (10) sends IPIs
+ * (RAX = how many), anything else is -KVM_ENOSYS, and ring > 0 -KVM_EPERM. */
+static void hypercall(struct accel_vcpu *c)
+{
+	bool op64 = c->mode64;
+	uint64_t m = op64 ? ~0ull : 0xffffffffull;
+	uint64_t nr = c->r[R_AX] & m;
+	long ret;
+	if (c->cpl)
+		ret = -1;
+	else if (nr == 10)
+		ret = irqchip_pv_send_ipi(c->vm->chip, c->index, c->r[R_BX] & m, c->r[R_CX] & m,
+					  (uint32_t)c->r[R_DX], (uint32_t)c->r[R_SI], op64 ? 64 : 32);
+	else
+		ret = -1000;
+	c->r[R_AX] = (uint64_t)ret & m;
+}
+
 static void xsetbv(struct accel_vcpu *c)
 {
 	need_cpl0(c);
@@ -320,8 +338,8 @@ static void group7(struct accel_vcpu *c, struct soft_insn *i)
 			/* monitor/mwait, clac/stac, xend/xtest, rd/wrpkru, clzero, rdpru: not in
 			 * this CPU's CPUID, so #UD as on a CPU without them */
 			soft_ud(c);
-		case 0xc1: case 0xd9: /* vmcall, vmmcall: KVM's answer to an unknown hypercall */
-			c->r[R_AX] = c->cpl ? (uint64_t)-1 /* -KVM_EPERM */ : (uint64_t)-1000 /* -KVM_ENOSYS */;
+		case 0xc1: case 0xd9: /* vmcall, vmmcall: KVM's hypercalls */
+			hypercall(c);
 			return;
 		case 0xf8:
 			if (!c->mode64)
