@@ -36,9 +36,10 @@ $(BUILD)/libhvwb.a: $(LIB_OBJ)
 $(BUILD)/hvwb: $(BUILD)/main.o $(BUILD)/libhvwb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# -MMD: a test is rebuilt when a header or .def file it includes changes.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libhvwb.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libhvwb.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP -Itests/unit -o $@ $< $(BUILD)/libhvwb.a $(LDFLAGS) $(LDLIBS)
 
 tests: $(UNIT_BIN)
 
@@ -74,4 +75,4 @@ asan:
 clean:
 	rm -rf build build-asan samples/build
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/main.d $(UNIT_BIN:=.d)
