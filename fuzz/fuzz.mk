@@ -21,8 +21,8 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		-fno-sanitize=function
 FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -pthread \
 		-Wall -Wextra -Wno-unused-command-line-argument -I. \
-		$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(FUZZ_SAN)
-FUZZ_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+		$(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIBS    := $(PKG_LIBS) -lm
 FUZZ_LIB_SRC := $(LIB_SRC)
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/fuzz/%)
