@@ -49,7 +49,7 @@ fuzz: fuzz-build
 		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t; \
 		cp -n fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ 2>/dev/null || true; \
 		echo "== $$t: $(FUZZ_SECONDS) s"; \
-		$(FUZZ_BUILD)/fuzz/$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) \
+		UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1} $(FUZZ_BUILD)/fuzz/$$t $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) \
 			$(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ $(FUZZ_BUILD)/corpus/$$t || \
 			{ st=1; echo "== $$t FAILED: see $(FUZZ_BUILD)/crashes/$$t/"; }; \

@@ -21,6 +21,7 @@ secs=${FUZZ_TEST_SECONDS:-12}
 # RSS 1 GiB; one allocation may reach 2 GiB: hvwb sizes a vmlinux buffer from
 # the xz payload's trailer, by design up to 1 GiB (VMLINUX_MAX), untouched
 # until the decoder writes it.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 limits="-timeout=5 -rss_limit_mb=1024 -malloc_limit_mb=2048"
 targets=$(cd fuzz && ls fuzz_*.c | sed 's/\.c$//')
 ntargets=$(echo "$targets" | wc -w)
@@ -33,9 +34,13 @@ st=$?
 ok $st "the fuzz targets build with $FUZZ_CC"
 [ $st -eq 0 ] || sed 's/^/#   /' "$dir/build.log" | grep -v '^#   clang ' | tail -20
 
-# report NAME LOG: the sanitizer's or libFuzzer's first lines, as TAP comments.
+# report LOG: the sanitizer's or libFuzzer's verdict and the first stack
+# frames in hvwb's sources, as TAP comments.
 report() {
-	grep -E -m1 -A14 'ERROR: |runtime error|WARNING: .*Sanitizer|deadly signal' "$2" | grep -v -e '^stat::' -e '^artifact_prefix' -e '^MS: ' | sed 's/^/#   /'
+	grep -E -m1 'ERROR: |runtime error|WARNING: .*Sanitizer|deadly signal' "$1" | sed 's/^/#   /'
+	grep -E '^ *#[0-9]+ .* in .*(engine|devices|util|fuzz)/[^ ]*\.c' "$1" | head -8 |
+		sed 's/ (BuildId: [0-9a-f]*)//; s/^ */#     /'
+	grep -m1 '^SUMMARY' "$1" | sed 's/^/#   /'
 }
 
 for t in $targets; do
@@ -51,7 +56,7 @@ for t in $targets; do
 		"${seeds[@]}" >"$dir/$t-seeds.log" 2>&1
 	st=$?
 	ok $st "$t: seed corpus (${#seeds[@]} inputs)"
-	[ $st -eq 0 ] || report "$t" "$dir/$t-seeds.log"
+	[ $st -eq 0 ] || report "$dir/$t-seeds.log"
 	# 2. fuzzing on a scratch copy of the seeds
 	mkdir -p "$dir/corpus-$t"
 	[ ${#seeds[@]} -gt 0 ] && cp "${seeds[@]}" "$dir/corpus-$t/"
@@ -61,7 +66,7 @@ for t in $targets; do
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/$t.log")
 	ok $st "$t: ${secs} s of fuzzing (${runs:-?} runs)"
 	if [ $st -ne 0 ]; then
-		report "$t" "$dir/$t.log"
+		report "$dir/$t.log"
 		mkdir -p "build-fuzz/crashes/$t"
 		for a in "$dir/art-$t-"*; do
 			[ -e "$a" ] && cp "$a" "build-fuzz/crashes/$t/${a##*/art-$t-}" &&
