@@ -22,7 +22,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run check test bench asan clean samples tests
+.PHONY: all deps run check test bench asan tsan clean samples tests
 all: $(BUILD)/hvwb samples
 
 $(BUILD)/%.o: %.c
@@ -45,6 +45,7 @@ tests: $(UNIT_BIN)
 
 include samples/samples.mk
 -include bench/bench.mk
+-include fuzz/fuzz.mk
 
 deps:
 	@scripts/deps.sh
@@ -71,6 +72,10 @@ bench: deps
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all tests
+
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=thread" all tests
 
 clean:
 	rm -rf build build-asan samples/build

@@ -4,7 +4,8 @@
 set -euo pipefail
 need=(build-essential pkg-config linux-libc-dev libncurses-dev libreadline-dev
       libelf-dev liblua5.4-dev libcapstone-dev lua5.4 tmux gdb qemu-system-x86
-      binutils perl xz-utils liblzma-dev busybox-static cpio)
+      binutils perl xz-utils liblzma-dev busybox-static cpio
+      clang libclang-rt-dev)   # clang and its libFuzzer runtime: fuzz/ (make fuzz)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
