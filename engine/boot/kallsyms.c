@@ -104,6 +104,8 @@ static bool names_fit(const struct ksyms *k, size_t names, uint32_t count)
 static bool find_names(struct ksyms *k)
 {
 	size_t lo = k->tokens > SEARCH_BACK ? k->tokens - SEARCH_BACK : 0;
+	if (k->tokens < 16)
+		return false; /* no room for the header before the tokens (fuzz_kallsyms) */
 	for (size_t p = (k->tokens - 16) & ~(size_t)7; p > lo; p -= 8) {
 		uint64_t base = le_get64(k->img + p);
 		uint32_t count = le_get32(k->img + p + 8);

@@ -26,7 +26,9 @@ int linux_xz_extract(const uint8_t *payload, size_t len, uint8_t **out, size_t *
 	if (!buf)
 		return err_set(-ENOMEM, "out of memory for a %llu-byte vmlinux", (unsigned long long)size);
 	lzma_stream s = LZMA_STREAM_INIT;
-	lzma_ret r = lzma_stream_decoder(&s, UINT64_MAX, 0);
+	/* Kernels use dictionaries of 32 MiB at most: a header asking for more
+	 * (a 10 KB file can ask for 3 GiB) is refused, not allocated. */
+	lzma_ret r = lzma_stream_decoder(&s, 256u << 20, 0);
 	if (r == LZMA_OK) {
 		s.next_in = payload;
 		s.avail_in = len;
@@ -36,6 +38,11 @@ int linux_xz_extract(const uint8_t *payload, size_t len, uint8_t **out, size_t *
 	}
 	size_t got = size - s.avail_out;
 	lzma_end(&s);
+	if (r == LZMA_MEMLIMIT_ERROR) {
+		free(buf);
+		return err_set(-EINVAL, "xz payload asks for more than 256 MiB to decompress: not a "
+			       "kernel's (they use 32 MiB at most), corrupt or hostile");
+	}
 	if (r != LZMA_STREAM_END || got != size) {
 		free(buf);
 		return err_set(-EINVAL, "xz payload does not decompress (liblzma error %d, %zu of %llu "

@@ -67,6 +67,22 @@ static void close_handles(void *p)
 	my_handles = NULL;
 }
 
+/* Capstone 4 sorts a static table of its own on its first decode with
+ * details, then sets a plain flag (TSan saw two threads at it). One decode
+ * under open_lock, before any thread decodes for real, does it once. */
+static void warm_up(csh h)
+{
+	static bool warm;
+	if (warm || !h)
+		return;
+	static const uint8_t code[] = { 0x89, 0xd8, 0x50, 0xc3 }; /* mov eax, ebx; push; ret */
+	cs_insn *insn = NULL;
+	size_t n = cs_disasm(h, code, sizeof(code), 0x1000, 0, &insn);
+	if (n)
+		cs_free(insn, n);
+	warm = true;
+}
+
 static void make_key(void)
 {
 	pthread_key_create(&handles_key, close_handles);
@@ -94,10 +110,12 @@ static int open_handle(int bits, csh *out)
 		cs_mode mode = bits == 16 ? CS_MODE_16 : bits == 32 ? CS_MODE_32 : CS_MODE_64;
 		pthread_mutex_lock(&open_lock);
 		cs_err e = cs_open(CS_ARCH_X86, mode, &hs->h[i]);
+		if (e == CS_ERR_OK)
+			cs_option(hs->h[i], CS_OPT_DETAIL, CS_OPT_ON);
+		warm_up(e == CS_ERR_OK ? hs->h[i] : 0);
 		pthread_mutex_unlock(&open_lock);
 		if (e != CS_ERR_OK)
 			return err_set(-ENOSYS, "capstone: %s", cs_strerror(e));
-		cs_option(hs->h[i], CS_OPT_DETAIL, CS_OPT_ON);
 		hs->opened[i] = true;
 		atomic_fetch_add(&open_count, 1);
 	}
