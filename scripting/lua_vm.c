@@ -90,21 +90,12 @@ static int vm_regs(lua_State *L)
 	return 1;
 }
 
-static bool canonical(uint64_t a)
-{
-	int64_t s = (int64_t)(a << 16) >> 16;
-	return (uint64_t)s == a;
-}
-
 static void set_reg(lua_State *L, struct wbl_vm *w, const struct reg_desc *d, int vidx)
 {
 	int isnum;
 	lua_Integer v = lua_tointegerx(L, vidx, &isnum);
 	if (!isnum)
 		wbl_error(L, "register %s takes an integer, not %s", d->name, luaL_typename(L, vidx));
-	if (strcmp(d->name, "rip") == 0 && !canonical((uint64_t)v))
-		wbl_error(L, "%s is not a canonical address: bits 63..47 must all be equal",
-			  wbl_pushhex(L, (uint64_t)v));
 	if (is_selector(d))
 		wbl_error(L, "segment register %s cannot be set by selector alone (it needs a descriptor)", d->name);
 	struct kvm_regs r;
@@ -112,6 +103,8 @@ static void set_reg(lua_State *L, struct wbl_vm *w, const struct reg_desc *d, in
 	get_all_regs(L, w, 0, &r, &s);
 	uint8_t *base = d->sreg ? (uint8_t *)&s : (uint8_t *)&r;
 	*(uint64_t *)(base + d->offset) = (uint64_t)v;
+	/* vm_set_regs and vm_set_sregs check the value (reserved bits, canonical
+	 * addresses, RIP for the mode) and read it back */
 	int rc = d->sreg ? vm_set_sregs(w->vm, 0, &s) : vm_set_regs(w->vm, 0, &r);
 	if (rc < 0)
 		wbl_error(L, "cannot set %s: %s", d->name, err_msg());
