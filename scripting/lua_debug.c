@@ -2,6 +2,7 @@
  * functions kept in the VM userdata's user value; a breakpoint whose condition
  * says false is stepped over without returning to the caller. */
 #include <errno.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,6 +71,9 @@ static int vm_watch_m(lua_State *L)
 	uint64_t addr = check_where(L, w, 2);
 	lua_Integer len = wbl_optinteger(L, 3, 4);
 	int mode = wbl_checkoption(L, 4, "w", modes);
+	/* range-checked before it becomes an unsigned: 2^32 + 4 is no 4 */
+	wbl_argcheck(L, len == 1 || len == 2 || len == 4 || len == 8, 3,
+		     "a watchpoint covers 1, 2, 4 or 8 bytes");
 	int id = debug_add(w->vm, mode ? DBG_WATCH_RW : DBG_WATCH_WRITE, addr, (unsigned)len, false);
 	if (id < 0)
 		return wbl_error(L, "%s", err_msg());
@@ -149,6 +153,9 @@ static int id_call(lua_State *L, int (*fn)(struct vm *, int, bool), bool on)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	lua_Integer id = wbl_checkinteger(L, 2);
+	/* range-checked before it becomes an int: 2^32 + 1 is no 1 */
+	if (id < 1 || id > INT_MAX)
+		return wbl_error(L, "no breakpoint or watchpoint %I", id);
 	if (fn(w->vm, (int)id, on) < 0)
 		return wbl_error(L, "%s", err_msg());
 	lua_settop(L, 1);

@@ -266,6 +266,31 @@ void debug_unplant(struct vm *vm)
 		d->nplanted = 0;
 }
 
+void debug_mem_write(struct vm *vm, uint64_t gpa, uint8_t *host, const void *buf, size_t len)
+{
+	const uint8_t *src = buf;
+	pthread_mutex_lock(&engine_lock);
+	struct debug_state *d = vm->dbg;
+	bool any = false;
+	for (int i = 0; d && i < d->nplanted && !any; i++)
+		any = d->planted[i].gpa >= gpa && d->planted[i].gpa - gpa < len;
+	if (!any) {
+		memcpy(host, src, len);
+	} else {
+		for (size_t k = 0; k < len; k++) {
+			struct planted *pl = NULL;
+			for (int i = 0; i < d->nplanted && !pl; i++)
+				if (d->planted[i].gpa == gpa + k)
+					pl = &d->planted[i];
+			if (pl)
+				pl->orig = src[k];   /* the int3 stays until the stop lifts it */
+			else
+				host[k] = src[k];
+		}
+	}
+	pthread_mutex_unlock(&engine_lock);
+}
+
 void debug_mask(struct vm *vm, uint64_t gpa, void *buf, size_t len)
 {
 	pthread_mutex_lock(&engine_lock);

@@ -56,6 +56,10 @@ extern const struct vcpu_observer debug_observer;
 /* Main thread, VM about to run / settled (engine_lock held): plant or lift int3s. */
 void debug_plant(struct vm *vm);
 void debug_unplant(struct vm *vm);
+/* Writes len bytes at gpa (host address host): where a software breakpoint's
+ * int3 is planted, the new byte becomes the saved original (restored when
+ * the int3 is lifted) and the int3 stays; every other byte is written. */
+void debug_mem_write(struct vm *vm, uint64_t gpa, uint8_t *host, const void *buf, size_t len);
 /* Hides planted int3 bytes from a copy of guest memory at gpa. */
 void debug_mask(struct vm *vm, uint64_t gpa, void *buf, size_t len);
 
