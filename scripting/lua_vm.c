@@ -210,6 +210,7 @@ static int push_run_result(lua_State *L, struct wbl_vm *w, int r, const struct v
 	(void)w;
 	if (r < 0)
 		return wbl_error(L, "%s", err_msg());
+	wbl_condition_error(L);
 	/* The wait has answered Ctrl-C by pausing the VM: the stop says so, and the
 	 * console's "interrupted!" hook must not throw that answer away. */
 	if (stop->kind == STOP_INTERRUPT)
@@ -227,10 +228,8 @@ static int vm_run_m(lua_State *L)
 	int64_t ms = wbl_opt_timeout_ms(L, 2);
 	wbl_check_may_wait(L, "vm:run");
 	struct vm_stop stop;
-	int r;
-	do
-		r = vm_run(w->vm, ms, &stop);
-	while (r == 0 && wbl_condition_says_go_on(L, 1, &stop));
+	/* breakpoint conditions are judged by the engine where the stop happens */
+	int r = vm_run(w->vm, ms, &stop);
 	return push_run_result(L, w, r, &stop);
 }
 

@@ -18,7 +18,10 @@ static struct vcpu *stopped_vcpu(struct vm *vm, int index)
 		err_set(-EINVAL, "VM %s has no vCPU %d (it has %d)", vm->name, index, vm->nvcpus);
 		return NULL;
 	}
-	if (vm_state(vm) == VM_RUNNING) {
+	pthread_mutex_lock(&engine_lock);
+	bool running = vm->state == VM_RUNNING;   /* settled to judge a condition is stopped */
+	pthread_mutex_unlock(&engine_lock);
+	if (running) {
 		err_set(-EBUSY, "VM %s is running: pause it first", vm->name);
 		return NULL;
 	}

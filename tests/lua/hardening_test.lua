@@ -2,7 +2,7 @@
 -- breakpoints, ids and sizes range-checked before they become C ints.
 local t = require "tap"
 t.require_vm()
-t.plan(6)
+t.plan(17)
 
 -- A write at an address holding a planted int3 lands in the saved byte, so
 -- the next stop does not put the old byte back.
@@ -27,5 +27,43 @@ t.raises(function() vm:watch(0x100040, (2^32 + 4) | 0) end, "1, 2, 4 or 8 bytes"
   "vm:watch(addr, 2^32 + 4) is refused, not made a 4-byte watch")
 t.is(#vm:breakpoints(), 2, "and no watchpoint was added")
 vm:delete(b1)
+vm:destroy()
+
+-- Breakpoint conditions are judged by the engine where the stop happens, so
+-- every way of running honours them, not only vm:run.
+vm = assert(wb.vm{ name = "condwait", mem = "16M" })
+assert(vm:load(t.samples .. "/hello64.elf"))
+local ticks = vm:addr("timer_ticks")
+local calls = 0
+local cond = vm:breakpoint("timer_handler", function(v) calls = calls + 1; return v:read32(ticks) == 3 end)
+vm:start()
+local s = vm:wait{ timeout = 10 }
+t.is(s.breakpoint, cond, "vm:start() + vm:wait() stops at the conditional breakpoint ...")
+t.is(vm:read32(ticks), 3, "... only once its condition holds")
+t.ok(calls >= 4, "the condition was asked at every hit (" .. calls .. ")")
+vm:delete(cond)
+local failing = vm:breakpoint("timer_handler", function() error("boom") end)
+vm:start()
+t.raises(function() vm:wait{ timeout = 10 } end, "the condition of breakpoint %d+ failed: .*boom",
+  "an error in a condition reaches the caller of vm:wait")
+t.is(vm.state, "paused", "and the stop stands")
+vm:delete(failing)
+local never = vm:breakpoint("timer_handler", function() return false end)
+s = vm:run{ timeout = 0.5 }
+t.ok(s.reason ~= "breakpoint", "a condition that never holds never stops the VM (" .. s.reason .. ")")
+vm:destroy()
+
+-- vm:step takes a timeout, and Ctrl-C ends it with a stop, as vm:run.
+vm = assert(wb.vm{ name = "steptime", mem = "16M" })
+assert(vm:load(t.samples .. "/loop.elf"))
+s = vm:step(1000000000000, { timeout = 0.2 })
+t.is(s.reason, "timeout", "vm:step(n, {timeout = s}) ends with a timeout stop")
+t.ok(s.steps > 0 and vm.state == "paused", "having run some steps, the VM paused (" .. s.steps .. ")")
+-- SIGINT to hvwb itself, as Ctrl-C in its terminal
+os.execute([[p=$(cut -d' ' -f4 /proc/$$/stat); (sleep 0.1; kill -INT $p) &]])
+local ok, st = pcall(vm.step, vm, 1000000000000)
+t.ok(ok, "Ctrl-C during vm:step raises no error: " .. tostring(ok or st))
+t.is(ok and st.reason, "interrupt", "it ends the step with an interrupt stop")
+t.is(vm:step(1).reason, "step", "and the VM steps on afterwards")
 vm:destroy()
 t.done()
