@@ -198,6 +198,11 @@ static int vm_load_m(lua_State *L)
 		o.modules = mods;
 	}
 	wbl_check_may_wait(L, "vm:load");
+	/* the loaders blame the entry for an address outside RAM: say it first */
+	struct guest_ram ram = vm_ram(w->vm);
+	if (!lua_isnoneornil(L, 3) && o.addr && o.addr >= ram.size)
+		return wbl_argerror(L, 3, lua_pushfstring(L, "addr %s is outside the VM's RAM (0 to %s)",
+							  wbl_pushhex(L, o.addr), wbl_pushhex(L, ram.size - 1)));
 	int r = vm_load(w->vm, path, &o);
 	if (r < 0)
 		return wbl_fail(L, r);

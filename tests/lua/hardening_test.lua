@@ -2,7 +2,7 @@
 -- breakpoints, ids and sizes range-checked before they become C ints.
 local t = require "tap"
 t.require_vm()
-t.plan(17)
+t.plan(23)
 
 -- A write at an address holding a planted int3 lands in the saved byte, so
 -- the next stop does not put the old byte back.
@@ -66,4 +66,33 @@ t.ok(ok, "Ctrl-C during vm:step raises no error: " .. tostring(ok or st))
 t.is(ok and st.reason, "interrupt", "it ends the step with an interrupt stop")
 t.is(vm:step(1).reason, "step", "and the VM steps on afterwards")
 vm:destroy()
+-- An emulation failure's stop has the instruction's own bytes (not the
+-- whole window the accelerator hands over), and its message shows the bytes
+-- and the symbol. The soft CPU has no x87 arithmetic: fld1 fails there.
+if t.accel() == "soft" then
+  vm = assert(wb.vm{ name = "emufail", mem = "16M" })
+  assert(vm:load(t.samples .. "/hello64.elf"))
+  local k = vm:addr("kmain")
+  vm:write(k, "\xd9\xe8" .. string.rep("\x90", 14))
+  vm.rip = k
+  s = vm:run{ timeout = 5 }
+  t.is(s.bytes, "\xd9\xe8", "the stop's bytes are fld1's two")
+  t.like(s.message, "`fld1` %(bytes d9 e8%) <kmain%+0x0>", "the message shows the bytes and the symbol")
+  vm:destroy()
+else
+  t.skip(2, "needs an instruction this accelerator cannot emulate (the soft CPU's x87)")
+end
+-- Errors that name the real problem.
+local dir = os.tmpname(); os.remove(dir); os.execute("mkdir " .. dir)
+local v, msg = wb.load(dir)
+t.like(msg, "is a directory", "wb.load(dir) says it is a directory (not \"No such device\")")
+os.execute("rmdir " .. dir)
+vm = assert(wb.vm{ name = "errs", mem = "5G" })
+t.raises(function() vm:load(t.samples .. "/halt.bin", { format = "raw", addr = -1 }) end,
+  "addr 0xffffffffffffffff is outside the VM's RAM", "vm:load with addr = -1 blames the address, not the entry")
+t.raises(function() vm:vread(0, 2^33 | 0) end, "length must be from 0 to 5368709120",
+  "vm:vread's limit on a 5G VM is 5G (no int truncation)")
+vm:destroy()
+t.raises(function() wb.vm{ name = "a\0b" } end, "name must not contain a zero byte",
+  "a name with a zero byte is refused, not cut")
 t.done()
