@@ -2,7 +2,7 @@
 -- breakpoints, ids and sizes range-checked before they become C ints.
 local t = require "tap"
 t.require_vm()
-t.plan(23)
+t.plan(25)
 
 -- A write at an address holding a planted int3 lands in the saved byte, so
 -- the next stop does not put the old byte back.
@@ -95,4 +95,20 @@ t.raises(function() vm:vread(0, 2^33 | 0) end, "length must be from 0 to 5368709
 vm:destroy()
 t.raises(function() wb.vm{ name = "a\0b" } end, "name must not contain a zero byte",
   "a name with a zero byte is refused, not cut")
+-- A device registered from inside a device handler (the vCPU is in the
+-- handler): the bus no longer holds its lock across the call, so no deadlock.
+vm = assert(wb.vm{ name = "devreg", mem = "2M" })
+assert(vm:load(t.samples .. "/counter.bin", { addr = 0xF0000, entry = 0xFFFF0 }))
+vm:write32(0xF0008, 3)
+local added, late = 0, 0
+vm:device{ name = "first", ports = { 0x600, 1 }, write = function()
+  added = added + 1
+  if added == 1 then
+    vm:device{ name = "late", ports = { 0x610, 1 }, write = function() late = late + 1 end }
+  end
+end }
+s = vm:run{ timeout = 10 }
+t.is(s.reason, "exit", "the guest ran to its end (no deadlock)")
+t.is(added, 3, "and the handler that registered a device saw every write")
+vm:destroy()
 t.done()
