@@ -21,9 +21,13 @@
 struct bus_slot {
 	bus_io_fn fn;
 	void *opaque;
-	unsigned inflight;      /* calls running now (atomic) */
-	bool retired;           /* unregistered: the last call out wakes the waiter */
+	/* Calls running now, and SLOT_RETIRED once unregistered: one atomic
+	 * word, so the last call out learns it must wake the waiter from the
+	 * same operation that ends its use of the slot (which may be freed the
+	 * moment the count is zero). */
+	unsigned state;
 };
+#define SLOT_RETIRED 0x80000000u
 
 struct bus_range {
 	uint64_t base;
@@ -276,8 +280,8 @@ int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base)
 	if (slot) {
 		/* No new call can find the range now; wait for those in flight. */
 		pthread_mutex_lock(&bus->calls_lock);
-		__atomic_store_n(&slot->retired, true, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&slot->inflight, __ATOMIC_SEQ_CST))
+		__atomic_or_fetch(&slot->state, SLOT_RETIRED, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&slot->state, __ATOMIC_SEQ_CST) & ~SLOT_RETIRED)
 			pthread_cond_wait(&bus->calls_done, &bus->calls_lock);
 		pthread_mutex_unlock(&bus->calls_lock);
 		free(slot);
@@ -296,7 +300,7 @@ bool bus_access(struct bus *bus, enum bus_space space, uint64_t addr, void *data
 		r = find(&bus->map[space], addr);
 		if (r) {
 			slot = r->slot;
-			__atomic_add_fetch(&slot->inflight, 1, __ATOMIC_SEQ_CST);
+			__atomic_add_fetch(&slot->state, 1, __ATOMIC_SEQ_CST);
 		}
 		pthread_rwlock_unlock(&bus->lock);
 	}
@@ -304,8 +308,8 @@ bool bus_access(struct bus *bus, enum bus_space space, uint64_t addr, void *data
 		/* Outside the lock: the handler may register devices, or wait for
 		 * the main thread while it does. */
 		slot->fn(slot->opaque, addr, data, len, is_write);
-		if (__atomic_sub_fetch(&slot->inflight, 1, __ATOMIC_SEQ_CST) == 0 &&
-		    __atomic_load_n(&slot->retired, __ATOMIC_SEQ_CST)) {
+		/* the slot is not touched after this: unregister may free it */
+		if (__atomic_sub_fetch(&slot->state, 1, __ATOMIC_SEQ_CST) == SLOT_RETIRED) {
 			pthread_mutex_lock(&bus->calls_lock);
 			pthread_cond_broadcast(&bus->calls_done);
 			pthread_mutex_unlock(&bus->calls_lock);

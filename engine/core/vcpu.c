@@ -230,12 +230,15 @@ static void handle_internal_error(struct vcpu *v)
 	char hint[300] = "";
 	if (emulation)
 		emulation_hint(v, &s, hint, sizeof(hint));
-	snprintf(s.reason, sizeof(s.reason), "%s %s (suberror %u)%s%.63s%s%s%s%s%s%s%.299s",
-		 strcmp(v->acc->name, "kvm") ? v->acc->name : "KVM",
-		 internal_suberror_name(r->internal.suberror), r->internal.suberror,
-		 s.insn_text[0] ? " at `" : "", s.insn_text, s.insn_text[0] ? "`" : "",
-		 bytes[0] ? " (bytes " : "", bytes, bytes[0] ? ")" : "", where,
-		 emulation ? ": " : "", hint);
+	int n = snprintf(s.reason, sizeof(s.reason), "%s %s (suberror %u)%s%.63s%s%s%s%s%s",
+			 strcmp(v->acc->name, "kvm") ? v->acc->name : "KVM",
+			 internal_suberror_name(r->internal.suberror), r->internal.suberror,
+			 s.insn_text[0] ? " at `" : "", s.insn_text, s.insn_text[0] ? "`" : "",
+			 bytes[0] ? " (bytes " : "", bytes, bytes[0] ? ")" : "", where);
+	/* then the hint, as room allows */
+	size_t k = n > 0 && (size_t)n < sizeof(s.reason) ? (size_t)n : sizeof(s.reason) - 1;
+	if (emulation)
+		snprintf(s.reason + k, sizeof(s.reason) - k, ": %s", hint);
 	pthread_mutex_lock(&engine_lock);
 	vm_request_stop(v->vm, &s);
 	pthread_mutex_unlock(&engine_lock);
