@@ -74,6 +74,8 @@ void vm_settle_if_parked(struct vm *vm)
 
 static int refuse_start(struct vm *vm)
 {
+	if (vm->cond_pending)   /* still running, seen from outside */
+		return err_set(-EBUSY, "VM %s is already running", vm->name);
 	switch (vm->state) {
 	case VM_RUNNING:
 		return err_set(-EBUSY, "VM %s is already running", vm->name);
@@ -144,6 +146,17 @@ static bool vm_not_running(void *arg)
 /* Stops a running VM with `kind` and waits until every vCPU has parked. */
 static void stop_and_settle(struct vm *vm, enum stop_kind kind, const char *reason)
 {
+	if (vm->cond_pending) {
+		/* settled at a conditional breakpoint whose condition has not been
+		 * judged yet: this stop wins, the VM stays there */
+		vm->cond_pending = 0;
+		vm->stop.kind = kind;
+		snprintf(vm->stop.reason, sizeof(vm->stop.reason), "%s (at breakpoint %d, its condition "
+			 "not yet judged)", reason, vm->stop.breakpoint);
+		vm->stop_count++;
+		pthread_cond_broadcast(&engine_cond);
+		return;
+	}
 	if (vm->state != VM_RUNNING)
 		return;
 	struct vm_stop s;
