@@ -1,9 +1,12 @@
 /* bus: the per-VM registry of port-I/O and MMIO ranges. Every I/O and MMIO exit
  * of every vCPU lands in bus_access(), so lookups are a binary search over a
  * small sorted array under the read side of a rwlock; registration (rare, from
- * the main thread) takes the write side. Handlers run with the read lock held,
- * which is what lets bus_unregister promise that no vCPU is still inside the
- * device once it returns. The device list is only touched by the thread that
+ * the main thread) takes the write side. Handlers run WITHOUT the lock: a
+ * handler may take long (a script device waits for the main thread) and the
+ * main thread may register a device meanwhile, or from inside that handler.
+ * Instead each range's handler lives in a slot that counts the calls in
+ * flight; bus_unregister unlinks the range, then waits for that count to drop
+ * to zero, so no vCPU is still inside the device once it returns. The device list is only touched by the thread that
  * builds and tears down the VM, never by vCPUs, so it needs no lock. */
 #include "bus.h"
 
@@ -14,11 +17,22 @@
 
 #include "util/err.h"
 
+/* A range's handler; stays where it is while the range array moves. */
+struct bus_slot {
+	bus_io_fn fn;
+	void *opaque;
+	/* Calls running now, and SLOT_RETIRED once unregistered: one atomic
+	 * word, so the last call out learns it must wake the waiter from the
+	 * same operation that ends its use of the slot (which may be freed the
+	 * moment the count is zero). */
+	unsigned state;
+};
+#define SLOT_RETIRED 0x80000000u
+
 struct bus_range {
 	uint64_t base;
 	uint64_t last;          /* inclusive, so a range may end at 2^64 */
-	bus_io_fn fn;
-	void *opaque;
+	struct bus_slot *slot;
 	const char *owner;      /* interned: valid until bus_destroy */
 };
 
@@ -36,6 +50,8 @@ struct bus_name {
 
 struct bus {
 	pthread_rwlock_t lock;
+	pthread_mutex_t calls_lock;   /* with calls_done: waiting for calls in flight */
+	pthread_cond_t calls_done;
 	struct bus_map map[2];  /* indexed by enum bus_space */
 	struct bus_name *names;
 	struct device *devs, **devs_tail;
@@ -63,6 +79,8 @@ struct bus *bus_create(void)
 		return NULL;
 	}
 	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_init(&bus->calls_lock, NULL);
+	pthread_cond_init(&bus->calls_done, NULL);
 	bus->devs_tail = &bus->devs;
 	return bus;
 }
@@ -80,8 +98,13 @@ void bus_destroy(struct bus *bus)
 		next = n->next;
 		free(n);
 	}
-	free(bus->map[BUS_PIO].r);
-	free(bus->map[BUS_MMIO].r);
+	for (int sp = 0; sp < 2; sp++) {
+		for (size_t i = 0; i < bus->map[sp].n; i++)
+			free(bus->map[sp].r[i].slot);
+		free(bus->map[sp].r);
+	}
+	pthread_cond_destroy(&bus->calls_done);
+	pthread_mutex_destroy(&bus->calls_lock);
 	pthread_rwlock_destroy(&bus->lock);
 	free(bus);
 }
@@ -197,7 +220,7 @@ static int grow(struct bus_map *m)
 int bus_register(struct bus *bus, enum bus_space space, uint64_t base, uint64_t len,
 		 bus_io_fn fn, void *opaque, const char *owner)
 {
-	struct bus_range nr = { .base = base, .fn = fn, .opaque = opaque };
+	struct bus_range nr = { .base = base };
 	struct bus_map *m;
 	size_t i = 0;
 	int rc;
@@ -215,8 +238,14 @@ int bus_register(struct bus *bus, enum bus_space space, uint64_t base, uint64_t 
 		rc = grow(m);
 	if (rc == 0) {
 		nr.owner = intern(bus, owner);
-		if (!nr.owner)
+		nr.slot = calloc(1, sizeof(*nr.slot));
+		if (!nr.owner || !nr.slot) {
+			free(nr.slot);
 			rc = err_set(-ENOMEM, "bus: out of memory");
+		} else {
+			nr.slot->fn = fn;
+			nr.slot->opaque = opaque;
+		}
 	}
 	if (rc == 0) {
 		memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof(*m->r));
@@ -230,6 +259,7 @@ int bus_register(struct bus *bus, enum bus_space space, uint64_t base, uint64_t 
 int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base)
 {
 	struct bus_map *m;
+	struct bus_slot *slot = NULL;
 	size_t i;
 	int rc = 0;
 
@@ -242,10 +272,20 @@ int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base)
 		rc = err_set(-ENOENT, "bus: no %s range starts at 0x%llx", space_name[space],
 			     (unsigned long long)base);
 	} else {
+		slot = m->r[i - 1].slot;
 		memmove(&m->r[i - 1], &m->r[i], (m->n - i) * sizeof(*m->r));
 		m->n--;
 	}
 	pthread_rwlock_unlock(&bus->lock);
+	if (slot) {
+		/* No new call can find the range now; wait for those in flight. */
+		pthread_mutex_lock(&bus->calls_lock);
+		__atomic_or_fetch(&slot->state, SLOT_RETIRED, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&slot->state, __ATOMIC_SEQ_CST) & ~SLOT_RETIRED)
+			pthread_cond_wait(&bus->calls_done, &bus->calls_lock);
+		pthread_mutex_unlock(&bus->calls_lock);
+		free(slot);
+	}
 	return rc;
 }
 
@@ -253,16 +293,28 @@ bool bus_access(struct bus *bus, enum bus_space space, uint64_t addr, void *data
 		unsigned len, bool is_write)
 {
 	const struct bus_range *r;
+	struct bus_slot *slot = NULL;
 
 	if (space_ok(space)) {
 		pthread_rwlock_rdlock(&bus->lock);
 		r = find(&bus->map[space], addr);
 		if (r) {
-			r->fn(r->opaque, addr, data, len, is_write);
-			pthread_rwlock_unlock(&bus->lock);
-			return true;
+			slot = r->slot;
+			__atomic_add_fetch(&slot->state, 1, __ATOMIC_SEQ_CST);
 		}
 		pthread_rwlock_unlock(&bus->lock);
+	}
+	if (slot) {
+		/* Outside the lock: the handler may register devices, or wait for
+		 * the main thread while it does. */
+		slot->fn(slot->opaque, addr, data, len, is_write);
+		/* the slot is not touched after this: unregister may free it */
+		if (__atomic_sub_fetch(&slot->state, 1, __ATOMIC_SEQ_CST) == SLOT_RETIRED) {
+			pthread_mutex_lock(&bus->calls_lock);
+			pthread_cond_broadcast(&bus->calls_done);
+			pthread_mutex_unlock(&bus->calls_lock);
+		}
+		return true;
 	}
 	if (!is_write)
 		memset(data, 0xff, len);

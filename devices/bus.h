@@ -27,7 +27,9 @@ void bus_destroy(struct bus *bus);
  * overlaps a range already claimed, -EINVAL for an empty or wrapping range. */
 int bus_register(struct bus *bus, enum bus_space space, uint64_t base, uint64_t len,
 		 bus_io_fn fn, void *opaque, const char *owner);
-/* Releases the range that starts at `base`: -ENOENT if there is none. */
+/* Releases the range that starts at `base`: -ENOENT if there is none. Waits
+ * for calls of its handler still in flight (handlers run without the bus lock),
+ * so it must not be called from inside that handler. */
 int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base);
 
 /* Dispatches one access. Returns true if a device claimed it; false if no range

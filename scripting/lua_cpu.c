@@ -101,11 +101,6 @@ static void rflags_text(uint64_t f, char *buf, size_t cap)
 		snprintf(buf + used, cap - used, "%sIOPL=%d", used ? " " : "", (int)((f >> 12) & 3));
 }
 
-static bool canonical_va(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 static const char *cpu_mode_text(const struct kvm_sregs *s)
 {
 	if (!(s->cr0 & 1))
@@ -385,11 +380,6 @@ static const char *hex(char *buf, size_t cap, uint64_t v)
 	return buf;
 }
 
-static bool long_mode_code(const struct kvm_sregs *s)
-{
-	return (s->efer & (1ull << 10)) && s->cs.l;
-}
-
 #define SEG_SELECTOR 1   /* merge_segment: a selector was given */
 #define SEG_FIELDS 2     /* and descriptor fields (base, limit, ...) */
 
@@ -427,8 +417,6 @@ static int merge_segment(lua_State *L, int t, const char *name, struct kvm_segme
 			*dst[i] = lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	}
-	if (g->l && g->db)
-		wbl_error(L, "%s: L and DB cannot both be set (64-bit code has no 32-bit default)", name);
 	lua_pop(L, 1);
 	return given;
 }
@@ -542,23 +530,6 @@ static void merge_dtable(lua_State *L, int t, const char *name, struct kvm_dtabl
 	lua_pop(L, 1);
 }
 
-#define EFER_KNOWN 0xfd01ull
-#define RFLAGS_FIXED1 (1ull << 1)
-#define RFLAGS_RESERVED ((1ull << 3) | (1ull << 5) | (1ull << 15) | ~0x3fffffull)
-
-static void check_sregs(lua_State *L, const struct kvm_sregs *s)
-{
-	if ((s->cr0 >> 32) || (s->cr4 >> 32))
-		wbl_error(L, "CR0 and CR4 bits 63..32 are reserved and must be 0");
-	if ((s->cr0 & (1ull << 31)) && !(s->cr0 & 1))
-		wbl_error(L, "CR0.PG needs CR0.PE: paging exists only in protected mode");
-	if ((s->cr0 & (1ull << 29)) && !(s->cr0 & (1ull << 30)))
-		wbl_error(L, "CR0.NW without CR0.CD is invalid");
-	check_max(L, "cr8", s->cr8, 15);
-	if (s->efer & ~EFER_KNOWN)
-		wbl_error(L, "EFER has bits only for SCE, LME, LMA, NXE, SVME, LMSLE, FFXSR, TCE (mask 0xfd01)");
-}
-
 /* Reads the keys of table 2 into the views, refusing unknown keys. */
 static void merge_cpu(lua_State *L, struct cpu_view *v, bool *regs, bool *sregs, bool *dregs, int given[8])
 {
@@ -634,20 +605,14 @@ static int vm_setcpu(lua_State *L)
 	for (int i = 0; i < 6; i++)
 		if (given[i] & SEG_SELECTOR)
 			load_selector(L, w->vm, &v.s, i, segs[i], given[i]);
-	char h[32];
-	if (!(v.r.rflags & RFLAGS_FIXED1) || (v.r.rflags & RFLAGS_RESERVED))
-		return wbl_error(L, "rflags %s: bit 1 must be 1 and bits 3, 5, 15, 63..22 must be 0",
-				  hex(h, sizeof(h), v.r.rflags));
-	if (long_mode_code(&v.s) ? !canonical_va(v.r.rip) : v.r.rip > 0xffffffffull)
-		return wbl_error(L, "rip %s is not a valid address in %s mode", hex(h, sizeof(h), v.r.rip),
-				  cpu_mode_text(&v.s));
-	check_sregs(L, &v.s);
+	/* the engine's checks (vm_check_regs, vm_check_sregs), all before anything is set */
+	if (vm_check_sregs(&v.s) < 0 || vm_check_regs(&v.r, &v.s) < 0)
+		return wbl_error(L, "%s", err_msg());
 	if ((v.d.dr6 >> 32) || (v.d.dr7 >> 32))
 		return wbl_error(L, "DR6 and DR7 are 32-bit registers: bits 63..32 must be 0");
 	if (dregs && !has_dregs)
 		return wbl_error(L, "this host cannot set debug registers (no KVM_CAP_DEBUGREGS)");
-	if ((sregs && (r = vm_set_sregs(w->vm, vcpu, &v.s)) < 0) ||
-	    (regs && (r = vm_set_regs(w->vm, vcpu, &v.r)) < 0) ||
+	if (((regs || sregs) && (r = vm_set_cpu(w->vm, vcpu, &v.r, &v.s)) < 0) ||
 	    (dregs && (r = cpu_set_debugregs(w->vm, vcpu, &v.d)) < 0))
 		return wbl_fail(L, r);
 	lua_pushboolean(L, 1);

@@ -2,6 +2,7 @@
  * functions kept in the VM userdata's user value; a breakpoint whose condition
  * says false is stepped over without returning to the caller. */
 #include <errno.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,7 @@ static int vm_breakpoint_m(lua_State *L)
 		}
 		lua_pushvalue(L, cond);
 		lua_rawseti(L, -2, id);
+		debug_set_conditional(w->vm, id, true);   /* the engine asks judge_condition */
 	}
 	lua_pushinteger(L, id);
 	return 1;
@@ -70,6 +72,9 @@ static int vm_watch_m(lua_State *L)
 	uint64_t addr = check_where(L, w, 2);
 	lua_Integer len = wbl_optinteger(L, 3, 4);
 	int mode = wbl_checkoption(L, 4, "w", modes);
+	/* range-checked before it becomes an unsigned: 2^32 + 4 is no 4 */
+	wbl_argcheck(L, len == 1 || len == 2 || len == 4 || len == 8, 3,
+		     "a watchpoint covers 1, 2, 4 or 8 bytes");
 	int id = debug_add(w->vm, mode ? DBG_WATCH_RW : DBG_WATCH_WRITE, addr, (unsigned)len, false);
 	if (id < 0)
 		return wbl_error(L, "%s", err_msg());
@@ -149,6 +154,9 @@ static int id_call(lua_State *L, int (*fn)(struct vm *, int, bool), bool on)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	lua_Integer id = wbl_checkinteger(L, 2);
+	/* range-checked before it becomes an int: 2^32 + 1 is no 1 */
+	if (id < 1 || id > INT_MAX)
+		return wbl_error(L, "no breakpoint or watchpoint %I", id);
 	if (fn(w->vm, (int)id, on) < 0)
 		return wbl_error(L, "%s", err_msg());
 	lua_settop(L, 1);
@@ -165,41 +173,86 @@ static int vm_delete_m(lua_State *L) { return id_call(L, delete_point, false); }
 static int vm_enable_m(lua_State *L) { return id_call(L, debug_enable, true); }
 static int vm_disable_m(lua_State *L) { return id_call(L, debug_enable, false); }
 
-bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s)
+/* The engine's condition hook (debug.h): runs on the main thread, between
+ * Lua statements, where the VM's stop happened (vm:run, vm:start + vm:wait,
+ * vm:next, finish, the dashboard, gdb's continue). The condition gets the VM;
+ * an error in it makes the stop stand and reaches the caller of the next
+ * vm:run or vm:wait (wbl_condition_error). */
+static lua_State *cond_L;
+#define COND_ERROR_KEY "hvwb.condition_error"
+
+static int traceback(lua_State *L)
 {
-	if (s->kind != STOP_BREAKPOINT || s->breakpoint <= 0)
-		return false;
-	int top = lua_gettop(L);
-	bool go_on = false;
-	if (lua_getiuservalue(L, vmidx, 1) == LUA_TTABLE &&
-	    lua_getfield(L, -1, "conditions") == LUA_TTABLE &&
-	    lua_rawgeti(L, -1, s->breakpoint) == LUA_TFUNCTION) {
-		lua_pushvalue(L, vmidx);
-		lua_call(L, 1, 1); /* an error in the condition reaches the caller, as it should */
-		go_on = !lua_toboolean(L, -1);
-	}
-	lua_settop(L, top);
-	return go_on;
+	luaL_traceback(L, L, lua_tostring(L, 1), 1);
+	return 1;
 }
 
-/* vm:step([n] [, {interrupts = bool}]) -> stop */
+static bool judge_condition(struct vm *vm, int id)
+{
+	lua_State *L = cond_L;
+	if (!L)
+		return true;
+	int top = lua_gettop(L);
+	bool stop = true;
+	lua_pushcfunction(L, traceback);
+	wbl_pushvm(L, vm);
+	int vmidx = lua_gettop(L);
+	if (luaL_testudata(L, vmidx, WBL_VM_META) &&
+	    lua_getiuservalue(L, vmidx, 1) == LUA_TTABLE &&
+	    lua_getfield(L, -1, "conditions") == LUA_TTABLE &&
+	    lua_rawgeti(L, -1, id) == LUA_TFUNCTION) {
+		lua_pushvalue(L, vmidx);
+		bool was = wbl_in_callback;
+		wbl_in_callback = true;   /* a condition cannot run or wait for the VM */
+		int r = lua_pcall(L, 1, 1, top + 1);
+		wbl_in_callback = was;
+		if (r == LUA_OK) {
+			stop = lua_toboolean(L, -1);
+		} else {
+			lua_pushfstring(L, "the condition of breakpoint %d failed: %s", id, lua_tostring(L, -1));
+			lua_setfield(L, LUA_REGISTRYINDEX, COND_ERROR_KEY);
+		}
+	}
+	lua_settop(L, top);
+	return stop;
+}
+
+void wbl_condition_error(lua_State *L)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, COND_ERROR_KEY) != LUA_TSTRING) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pushnil(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, COND_ERROR_KEY);
+	lua_error(L);
+}
+
+/* vm:step([n] [, {interrupts = bool, timeout = seconds}]) -> stop; a timeout
+ * or Ctrl-C ends it with a "timeout" or "interrupt" stop, as vm:run. */
 static int vm_step_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	lua_Integer n = wbl_optinteger(L, 2, 1);
 	wbl_argcheck(L, n >= 1, 2, "the number of instructions must be at least 1");
 	bool irqs = false;
+	int64_t ms = -1;
 	if (lua_istable(L, 3)) {
 		lua_getfield(L, 3, "interrupts");
 		irqs = lua_toboolean(L, -1);
 		lua_pop(L, 1);
+		ms = wbl_opt_timeout_ms(L, 3);
 	} else {
-		wbl_argcheck(L, lua_isnoneornil(L, 3), 3, "options must be a table {interrupts = bool}");
+		wbl_argcheck(L, lua_isnoneornil(L, 3), 3, "options must be a table {interrupts = bool, timeout = seconds}");
 	}
 	wbl_check_may_wait(L, "vm:step");
 	struct vm_stop stop;
-	if (vm_step(w->vm, (uint64_t)n, irqs, &stop) < 0)
+	if (vm_step_timeout(w->vm, (uint64_t)n, irqs, ms, &stop) < 0)
 		return wbl_error(L, "%s", err_msg());
+	/* Ctrl-C was answered with a stop: the console's "interrupted!" hook
+	 * must not throw it away (as vm:run) */
+	if (stop.kind == STOP_INTERRUPT)
+		lua_sethook(L, NULL, 0, 0);
 	wbl_inspect_note_stop(L, 1);
 	wbl_dispatch_events(L);
 	wbl_pushstop(L, &stop);
@@ -300,6 +353,8 @@ static const luaL_Reg debug_methods[] = {
 
 void wbl_open_debug_methods(lua_State *L)
 {
+	cond_L = L;
+	debug_set_condition_hook(judge_condition);
 	lua_getfield(L, -1, "__methods");
 	luaL_setfuncs(L, debug_methods, 0);
 	lua_pop(L, 1);

@@ -258,7 +258,7 @@ static size_t check_len(lua_State *L, int idx, size_t max)
 {
 	lua_Integer n = wbl_checkinteger(L, idx);
 	if (n < 0 || (uint64_t)n > max)
-		wbl_argerror(L, idx, lua_pushfstring(L, "length must be from 0 to %d", (int)max));
+		wbl_argerror(L, idx, lua_pushfstring(L, "length must be from 0 to %I", (lua_Integer)max));
 	return (size_t)n;
 }
 

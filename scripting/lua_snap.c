@@ -4,7 +4,9 @@
  * (deleted, or its VM destroyed) raises a clear error instead of touching
  * freed memory. The operations that can be timed return the seconds they took
  * as an extra value, which the benchmarks read. */
+#include <errno.h>
 #include <lauxlib.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -193,6 +195,13 @@ int wbl_load(lua_State *L)
 	}
 	if (name && vm_find(name))
 		return wbl_argerror(L, 2, lua_pushfstring(L, "a VM named '%s' already exists", name));
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {   /* mmap would say "No such device" */
+		lua_pushnil(L);
+		lua_pushfstring(L, "cannot load %s: it is a directory, not a snapshot file", path);
+		lua_pushinteger(L, EISDIR);
+		return 3;
+	}
 	double t0 = now_s();
 	struct vm *vm;
 	int r = snap_load(path, name, accel, &vm);

@@ -90,21 +90,12 @@ static int vm_regs(lua_State *L)
 	return 1;
 }
 
-static bool canonical(uint64_t a)
-{
-	int64_t s = (int64_t)(a << 16) >> 16;
-	return (uint64_t)s == a;
-}
-
 static void set_reg(lua_State *L, struct wbl_vm *w, const struct reg_desc *d, int vidx)
 {
 	int isnum;
 	lua_Integer v = lua_tointegerx(L, vidx, &isnum);
 	if (!isnum)
 		wbl_error(L, "register %s takes an integer, not %s", d->name, luaL_typename(L, vidx));
-	if (strcmp(d->name, "rip") == 0 && !canonical((uint64_t)v))
-		wbl_error(L, "%s is not a canonical address: bits 63..47 must all be equal",
-			  wbl_pushhex(L, (uint64_t)v));
 	if (is_selector(d))
 		wbl_error(L, "segment register %s cannot be set by selector alone (it needs a descriptor)", d->name);
 	struct kvm_regs r;
@@ -112,6 +103,8 @@ static void set_reg(lua_State *L, struct wbl_vm *w, const struct reg_desc *d, in
 	get_all_regs(L, w, 0, &r, &s);
 	uint8_t *base = d->sreg ? (uint8_t *)&s : (uint8_t *)&r;
 	*(uint64_t *)(base + d->offset) = (uint64_t)v;
+	/* vm_set_regs and vm_set_sregs check the value (reserved bits, canonical
+	 * addresses, RIP for the mode) and read it back */
 	int rc = d->sreg ? vm_set_sregs(w->vm, 0, &s) : vm_set_regs(w->vm, 0, &r);
 	if (rc < 0)
 		wbl_error(L, "cannot set %s: %s", d->name, err_msg());
@@ -205,6 +198,11 @@ static int vm_load_m(lua_State *L)
 		o.modules = mods;
 	}
 	wbl_check_may_wait(L, "vm:load");
+	/* the loaders blame the entry for an address outside RAM: say it first */
+	struct guest_ram ram = vm_ram(w->vm);
+	if (!lua_isnoneornil(L, 3) && o.addr && o.addr >= ram.size)
+		return wbl_argerror(L, 3, lua_pushfstring(L, "addr %s is outside the VM's RAM (0 to %s)",
+							  wbl_pushhex(L, o.addr), wbl_pushhex(L, ram.size - 1)));
 	int r = vm_load(w->vm, path, &o);
 	if (r < 0)
 		return wbl_fail(L, r);
@@ -217,6 +215,7 @@ static int push_run_result(lua_State *L, struct wbl_vm *w, int r, const struct v
 	(void)w;
 	if (r < 0)
 		return wbl_error(L, "%s", err_msg());
+	wbl_condition_error(L);
 	/* The wait has answered Ctrl-C by pausing the VM: the stop says so, and the
 	 * console's "interrupted!" hook must not throw that answer away. */
 	if (stop->kind == STOP_INTERRUPT)
@@ -234,10 +233,8 @@ static int vm_run_m(lua_State *L)
 	int64_t ms = wbl_opt_timeout_ms(L, 2);
 	wbl_check_may_wait(L, "vm:run");
 	struct vm_stop stop;
-	int r;
-	do
-		r = vm_run(w->vm, ms, &stop);
-	while (r == 0 && wbl_condition_says_go_on(L, 1, &stop));
+	/* breakpoint conditions are judged by the engine where the stop happens */
+	int r = vm_run(w->vm, ms, &stop);
 	return push_run_result(L, w, r, &stop);
 }
 

@@ -208,7 +208,9 @@ static int wb_vm(lua_State *L)
 	lua_getfield(L, 1, "name");
 	if (!lua_isnil(L, -1)) {
 		wbl_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 1, "name must be a string");
-		cfg.name = lua_tostring(L, -1);
+		size_t len;
+		cfg.name = lua_tolstring(L, -1, &len);
+		wbl_argcheck(L, strlen(cfg.name) == len, 1, "name must not contain a zero byte");
 	}
 	lua_getfield(L, 1, "accel");
 	if (!lua_isnil(L, -1)) {

@@ -59,7 +59,8 @@ void wbl_open_debug_methods(lua_State *L);  /* lua_debug.c: step, breakpoints, w
 void wbl_open_gdb_methods(lua_State *L);    /* lua_gdb.c: vm:gdbserve */
 void wbl_open_linux_methods(lua_State *L);  /* lua_linux.c: load_linux, cpuid */
 /* A stop at a breakpoint whose Lua condition returns false: the run should go on. */
-bool wbl_condition_says_go_on(lua_State *L, int vmidx, const struct vm_stop *s);
+/* Raises the error of a breakpoint condition that failed since the last call (lua_debug.c). */
+void wbl_condition_error(lua_State *L);
 extern bool wbl_in_callback;
 /* Set when vm:pause() was called inside a callback: the pause is on its way. */
 extern bool wbl_pause_asked;

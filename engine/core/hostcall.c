@@ -88,6 +88,15 @@ void hostcall_post(hostcall_fn fn, void *arg)
 	pthread_mutex_unlock(&engine_lock);
 }
 
+void hostcall_post_locked(hostcall_fn fn, void *arg)
+{
+	struct hostcall *c = malloc(sizeof(*c));
+	if (!c)
+		return;
+	*c = (struct hostcall){ .fn = fn, .arg = arg };
+	enqueue(c);
+}
+
 /* Runs queued calls with engine_lock held on entry and exit, dropping it
  * around each call so the call may use the engine. */
 static bool serve_locked(void)

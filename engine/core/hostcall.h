@@ -13,6 +13,8 @@ typedef void (*hostcall_fn)(void *arg);
 void hostcall_call(hostcall_fn fn, void *arg);
 /* From any thread: queues fn(arg) for the main thread and returns at once. */
 void hostcall_post(hostcall_fn fn, void *arg);
+/* The same, for a caller that holds engine_lock (the engine's own code). */
+void hostcall_post_locked(hostcall_fn fn, void *arg);
 /* From the main thread: runs everything queued. True if anything ran. */
 bool hostcall_serve(void);
 /* An fd that polls readable while calls are queued (for the console's loop). */

@@ -214,16 +214,31 @@ static void handle_internal_error(struct vcpu *v)
 	struct kvm_sregs sr;
 	struct disasm_insn d;
 	if (s.insn_len && v->acc->get_sregs(v->av, &sr) == 0 &&
-	    disasm_decode(disasm_bits_of(&sr), s.rip, s.insn, s.insn_len, NULL, &d) > 0)
+	    disasm_decode(disasm_bits_of(&sr), s.rip, s.insn, s.insn_len, NULL, &d) > 0) {
 		snprintf(s.insn_text, sizeof(s.insn_text), "%.63s", d.text);
-	char hint[360] = "";
+		/* KVM hands over a 15-byte window: keep the instruction's own bytes */
+		if (d.valid && d.len > 0 && d.len < s.insn_len)
+			s.insn_len = d.len;
+	}
+	char bytes[64] = "", where[128] = "";
+	for (unsigned i = 0, n = 0; i < s.insn_len && n + 4 < sizeof(bytes); i++)
+		n += (unsigned)snprintf(bytes + n, sizeof(bytes) - n, "%s%02x", i ? " " : "", s.insn[i]);
+	uint64_t off;
+	const char *sym = sym_lookup(v->vm->syms, s.rip, &off);
+	if (sym)
+		snprintf(where, sizeof(where), " <%.80s+0x%llx>", sym, (unsigned long long)off);
+	char hint[300] = "";
 	if (emulation)
 		emulation_hint(v, &s, hint, sizeof(hint));
-	snprintf(s.reason, sizeof(s.reason), "%s %s (suberror %u)%s%.63s%s%s%.359s",
-		 strcmp(v->acc->name, "kvm") ? v->acc->name : "KVM",
-		 internal_suberror_name(r->internal.suberror), r->internal.suberror,
-		 s.insn_text[0] ? " at `" : "", s.insn_text, s.insn_text[0] ? "`" : "",
-		 emulation ? ": " : "", hint);
+	int n = snprintf(s.reason, sizeof(s.reason), "%s %s (suberror %u)%s%.63s%s%s%s%s%s",
+			 strcmp(v->acc->name, "kvm") ? v->acc->name : "KVM",
+			 internal_suberror_name(r->internal.suberror), r->internal.suberror,
+			 s.insn_text[0] ? " at `" : "", s.insn_text, s.insn_text[0] ? "`" : "",
+			 bytes[0] ? " (bytes " : "", bytes, bytes[0] ? ")" : "", where);
+	/* then the hint, as room allows */
+	size_t k = n > 0 && (size_t)n < sizeof(s.reason) ? (size_t)n : sizeof(s.reason) - 1;
+	if (emulation)
+		snprintf(s.reason + k, sizeof(s.reason) - k, ": %s", hint);
 	pthread_mutex_lock(&engine_lock);
 	vm_request_stop(v->vm, &s);
 	pthread_mutex_unlock(&engine_lock);

@@ -450,7 +450,9 @@ int vm_mem_write(struct vm *vm, uint64_t gpa, const void *buf, size_t len)
 	if (!p)
 		return err_set(-EFAULT, "guest-physical 0x%llx..0x%llx is outside %s's RAM",
 			       (unsigned long long)gpa, (unsigned long long)(gpa + len), vm->name);
-	memcpy(p, buf, len);
+	/* through the debugger: where an int3 is planted the write lands in the
+	 * byte it saved, so the next stop does not put the old byte back */
+	debug_mem_write(vm, gpa, p, buf, len);
 	vm_ram_written(vm, gpa, len);
 	return 0;
 }

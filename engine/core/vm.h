@@ -138,6 +138,26 @@ int vm_get_regs(struct vm *vm, int vcpu, struct kvm_regs *regs);
 int vm_set_regs(struct vm *vm, int vcpu, const struct kvm_regs *regs);
 int vm_get_sregs(struct vm *vm, int vcpu, struct kvm_sregs *sregs);
 int vm_set_sregs(struct vm *vm, int vcpu, const struct kvm_sregs *sregs);
+/* vm_set_regs and vm_set_sregs refuse what a CPU would not hold (the checks
+ * below, with the register and its bits named), then read the registers back:
+ * a value the accelerator did not keep is reported (-EIO) and the registers
+ * are put back as they were. vm_set_regs checks RIP against the vCPU's
+ * current mode; vm_set_cpu sets both sets, checking RIP against the new one. */
+int vm_set_cpu(struct vm *vm, int vcpu, const struct kvm_regs *regs, const struct kvm_sregs *sregs);
+/* RFLAGS (bit 1 set; 3, 5, 15, 63..22 clear) and, with s, RIP for that mode. */
+int vm_check_regs(const struct kvm_regs *r, const struct kvm_sregs *s);
+/* RIP canonical in 64-bit code, 32 bits wide otherwise. */
+int vm_check_rip(const struct kvm_sregs *s, uint64_t rip);
+/* CR0, CR4, CR8, EFER reserved bits and consistency (PG needs PE, LMA is
+ * LME && PG, long mode needs PAE), canonical fs/gs/tr/ldt/gdtr/idtr bases,
+ * cs L with DB, ss.dpl == cs.dpl in protected mode. */
+int vm_check_sregs(const struct kvm_sregs *s);
+/* Readback comparisons (-EIO naming the register and bits that differ). */
+int vm_regs_readback(const struct kvm_regs *want, const struct kvm_regs *got);
+int vm_sregs_readback(const struct kvm_sregs *want, const struct kvm_sregs *got);
+bool vm_canonical(uint64_t addr);
+/* "31, 15..12": the set bits of a mask, for messages. */
+void vm_bits_text(uint64_t bits, char *buf, size_t cap);
 int vm_get_fpu(struct vm *vm, int vcpu, struct kvm_fpu *fpu);
 int vm_set_fpu(struct vm *vm, int vcpu, const struct kvm_fpu *fpu);
 

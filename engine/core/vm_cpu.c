@@ -1,6 +1,7 @@
 /* vm_cpu: what is done to a stopped VM's vCPUs from outside: registers,
  * loading a program and pointing vCPU 0 at it, and reading statistics. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,7 +18,10 @@ static struct vcpu *stopped_vcpu(struct vm *vm, int index)
 		err_set(-EINVAL, "VM %s has no vCPU %d (it has %d)", vm->name, index, vm->nvcpus);
 		return NULL;
 	}
-	if (vm_state(vm) == VM_RUNNING) {
+	pthread_mutex_lock(&engine_lock);
+	bool running = vm->state == VM_RUNNING;   /* settled to judge a condition is stopped */
+	pthread_mutex_unlock(&engine_lock);
+	if (running) {
 		err_set(-EBUSY, "VM %s is running: pause it first", vm->name);
 		return NULL;
 	}
@@ -41,22 +45,87 @@ int vm_get_regs(struct vm *vm, int i, struct kvm_regs *r)
 	return v ? vcpu_result(v, v->acc->get_regs(v->av, r), "reading the registers") : -EBUSY;
 }
 
-int vm_set_regs(struct vm *vm, int i, const struct kvm_regs *r)
-{
-	struct vcpu *v = stopped_vcpu(vm, i);
-	return v ? vcpu_result(v, v->acc->set_regs(v->av, r), "setting the registers") : -EBUSY;
-}
-
 int vm_get_sregs(struct vm *vm, int i, struct kvm_sregs *s)
 {
 	struct vcpu *v = stopped_vcpu(vm, i);
 	return v ? vcpu_result(v, v->acc->get_sregs(v->av, s), "reading the system registers") : -EBUSY;
 }
 
+/* Sets the registers, reads them back and puts the old ones back if the
+ * accelerator did not keep what was written. */
+static int set_regs_checked(struct vcpu *v, const struct kvm_regs *r)
+{
+	struct kvm_regs old, now;
+	int rc = vcpu_result(v, v->acc->get_regs(v->av, &old), "reading the registers");
+	if (rc == 0)
+		rc = vcpu_result(v, v->acc->set_regs(v->av, r), "setting the registers");
+	if (rc == 0 && v->acc->get_regs(v->av, &now) == 0 && (rc = vm_regs_readback(r, &now)) < 0)
+		v->acc->set_regs(v->av, &old);
+	return rc;
+}
+
+static int set_sregs_checked(struct vcpu *v, const struct kvm_sregs *s)
+{
+	struct kvm_sregs old, now;
+	int rc = vcpu_result(v, v->acc->get_sregs(v->av, &old), "reading the system registers");
+	if (rc == 0 && (rc = v->acc->set_sregs(v->av, s)) < 0) {
+		/* name what the write changed: that is what the accelerator refused */
+		char what[256] = "", bits[128];
+		size_t n = 0;
+		const struct { const char *k; uint64_t a, b; } c[] = {
+			{ "cr0", old.cr0, s->cr0 }, { "cr3", old.cr3, s->cr3 }, { "cr4", old.cr4, s->cr4 },
+			{ "efer", old.efer, s->efer }, { "apic_base", old.apic_base, s->apic_base },
+		};
+		for (size_t k = 0; k < sizeof(c) / sizeof(c[0]) && n < sizeof(what); k++)
+			if (c[k].a != c[k].b) {
+				vm_bits_text(c[k].a ^ c[k].b, bits, sizeof(bits));
+				n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%s = 0x%llx (changed bits %s)",
+						      n ? ", " : "; it refused ", c[k].k, (unsigned long long)c[k].b,
+						      bits);
+			}
+		rc = err_set(rc, "setting the system registers on vCPU %d: the accelerator refused them (%s)%s",
+			     v->index, strerror(-rc), what);
+	}
+	if (rc == 0 && v->acc->get_sregs(v->av, &now) == 0 && (rc = vm_sregs_readback(s, &now)) < 0)
+		v->acc->set_sregs(v->av, &old);
+	return rc;
+}
+
+int vm_set_regs(struct vm *vm, int i, const struct kvm_regs *r)
+{
+	struct vcpu *v = stopped_vcpu(vm, i);
+	struct kvm_sregs s;
+	if (!v)
+		return -EBUSY;
+	int rc = vcpu_result(v, v->acc->get_sregs(v->av, &s), "reading the system registers");
+	if (rc == 0)
+		rc = vm_check_regs(r, &s);
+	return rc < 0 ? rc : set_regs_checked(v, r);
+}
+
 int vm_set_sregs(struct vm *vm, int i, const struct kvm_sregs *s)
 {
 	struct vcpu *v = stopped_vcpu(vm, i);
-	return v ? vcpu_result(v, v->acc->set_sregs(v->av, s), "setting the system registers") : -EBUSY;
+	if (!v)
+		return -EBUSY;
+	int rc = vm_check_sregs(s);
+	return rc < 0 ? rc : set_sregs_checked(v, s);
+}
+
+int vm_set_cpu(struct vm *vm, int i, const struct kvm_regs *r, const struct kvm_sregs *s)
+{
+	struct vcpu *v = stopped_vcpu(vm, i);
+	struct kvm_sregs old;
+	if (!v)
+		return -EBUSY;
+	int rc = vm_check_sregs(s);
+	if (rc == 0)
+		rc = vm_check_regs(r, s);
+	if (rc == 0)
+		rc = vcpu_result(v, v->acc->get_sregs(v->av, &old), "reading the system registers");
+	if (rc == 0 && (rc = set_sregs_checked(v, s)) == 0 && (rc = set_regs_checked(v, r)) < 0)
+		v->acc->set_sregs(v->av, &old);
+	return rc;
 }
 
 int vm_get_fpu(struct vm *vm, int i, struct kvm_fpu *f)

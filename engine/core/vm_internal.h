@@ -74,6 +74,8 @@ struct vm {
 	struct vm_stop stop;
 	uint64_t run_started_ns, run_ns, created_ns;
 	uint64_t stop_count;   /* how many times the VM has settled from running */
+	int cond_pending;      /* a conditional breakpoint's id whose condition the main
+				  thread is judging: settled, but still "running" outside */
 	struct vm *next;       /* the list of all VMs */
 };
 

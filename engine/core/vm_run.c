@@ -9,6 +9,7 @@
 #include "engine/debug/debug.h"
 #include "engine/debug/disasm.h"
 #include "util/err.h"
+#include "engine/core/hostcall.h"
 #include "engine/core/vm_internal.h"
 
 /* A vCPU asking for the stop is out of KVM_RUN already: it needs no signal. */
@@ -57,14 +58,24 @@ void vm_settle_if_parked(struct vm *vm)
 	if (vm->stop.kind == STOP_NONE)
 		vm->stop.kind = STOP_PAUSE;
 	vm->state = state_after(vm->stop.kind);
-	vm->stop_count++;
 	debug_unplant(vm);
 	vm->run_ns += stats_now_ns() - vm->run_started_ns;
+	/* A breakpoint with a condition: the main thread judges it (the VM
+	 * settled, so its registers can be read) before anyone sees a stop. */
+	if (vm->stop.kind == STOP_BREAKPOINT && !vm->inline_run &&
+	    debug_has_condition(vm, vm->stop.breakpoint)) {
+		vm->cond_pending = vm->stop.breakpoint;
+		hostcall_post_locked(debug_judge_condition, vm);
+		return;
+	}
+	vm->stop_count++;
 	pthread_cond_broadcast(&engine_cond);
 }
 
 static int refuse_start(struct vm *vm)
 {
+	if (vm->cond_pending)   /* still running, seen from outside */
+		return err_set(-EBUSY, "VM %s is already running", vm->name);
 	switch (vm->state) {
 	case VM_RUNNING:
 		return err_set(-EBUSY, "VM %s is already running", vm->name);
@@ -129,12 +140,23 @@ int vm_resume(struct vm *vm)
 static bool vm_not_running(void *arg)
 {
 	struct vm *vm = arg;
-	return vm->state != VM_RUNNING;
+	return vm->state != VM_RUNNING && !vm->cond_pending;
 }
 
 /* Stops a running VM with `kind` and waits until every vCPU has parked. */
 static void stop_and_settle(struct vm *vm, enum stop_kind kind, const char *reason)
 {
+	if (vm->cond_pending) {
+		/* settled at a conditional breakpoint whose condition has not been
+		 * judged yet: this stop wins, the VM stays there */
+		vm->cond_pending = 0;
+		vm->stop.kind = kind;
+		snprintf(vm->stop.reason, sizeof(vm->stop.reason), "%s (at breakpoint %d, its condition "
+			 "not yet judged)", reason, vm->stop.breakpoint);
+		vm->stop_count++;
+		pthread_cond_broadcast(&engine_cond);
+		return;
+	}
 	if (vm->state != VM_RUNNING)
 		return;
 	struct vm_stop s;
@@ -183,7 +205,8 @@ int vm_run(struct vm *vm, int64_t timeout_ms, struct vm_stop *out)
 enum vm_state vm_state(struct vm *vm)
 {
 	pthread_mutex_lock(&engine_lock);
-	enum vm_state s = vm->state;
+	/* judging a breakpoint's condition is still running, seen from outside */
+	enum vm_state s = vm->cond_pending ? VM_RUNNING : vm->state;
 	pthread_mutex_unlock(&engine_lock);
 	return s;
 }

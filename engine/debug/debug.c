@@ -29,6 +29,7 @@ struct debug_state {
 	int next_temp_id;        /* temporary points (next, finish) count apart, from TEMP_ID_BASE */
 	bool stepping, step_irqs;
 	uint64_t steps_left, steps_done;
+	uint64_t step_deadline_ns;   /* vm_step_timeout: when to give up (0: never) */
 	struct planted planted[DEBUG_MAX_BREAKPOINTS];
 	int nplanted;
 	bool soft_watch;         /* watching by single-stepping and comparing */
@@ -179,6 +180,64 @@ int debug_enable(struct vm *vm, int id, bool on)
 	return r;
 }
 
+static debug_condition_fn condition_hook;
+
+void debug_set_condition_hook(debug_condition_fn fn)
+{
+	condition_hook = fn;
+}
+
+int debug_set_conditional(struct vm *vm, int id, bool on)
+{
+	pthread_mutex_lock(&engine_lock);
+	struct debug_point *p = find(vm->dbg, id);
+	int r = p ? 0 : err_set(-ENOENT, "no breakpoint or watchpoint %d", id);
+	if (p)
+		p->conditional = on;
+	pthread_mutex_unlock(&engine_lock);
+	return r;
+}
+
+bool debug_has_condition(struct vm *vm, int id)
+{
+	struct debug_point *p = find(vm->dbg, id);
+	return condition_hook && p && p->conditional;
+}
+
+void debug_judge_condition(void *arg)
+{
+	struct vm *vm = arg, *list[256];
+	size_t n = vm_list(list, 256);
+	bool alive = false;
+	for (size_t i = 0; i < n && i < 256; i++)
+		alive |= list[i] == vm;
+	if (!alive)
+		return;   /* destroyed meanwhile */
+	pthread_mutex_lock(&engine_lock);
+	int id = vm->cond_pending;
+	pthread_mutex_unlock(&engine_lock);
+	if (!id)
+		return;
+	bool stop = !condition_hook || condition_hook(vm, id);
+	pthread_mutex_lock(&engine_lock);
+	vm->cond_pending = 0;
+	if (stop || vm->state != VM_PAUSED) {
+		vm->stop_count++;
+		pthread_cond_broadcast(&engine_cond);
+		pthread_mutex_unlock(&engine_lock);
+		return;
+	}
+	pthread_mutex_unlock(&engine_lock);
+	/* as if it had not stopped: on from the breakpoint (the start steps
+	 * over it), the waiters still waiting */
+	if (vm_start(vm) < 0) {
+		pthread_mutex_lock(&engine_lock);
+		vm->stop_count++;
+		pthread_cond_broadcast(&engine_cond);
+		pthread_mutex_unlock(&engine_lock);
+	}
+}
+
 int debug_list(struct vm *vm, struct debug_point *out, int max)
 {
 	pthread_mutex_lock(&engine_lock);
@@ -264,6 +323,31 @@ void debug_unplant(struct vm *vm)
 	}
 	if (d)
 		d->nplanted = 0;
+}
+
+void debug_mem_write(struct vm *vm, uint64_t gpa, uint8_t *host, const void *buf, size_t len)
+{
+	const uint8_t *src = buf;
+	pthread_mutex_lock(&engine_lock);
+	struct debug_state *d = vm->dbg;
+	bool any = false;
+	for (int i = 0; d && i < d->nplanted && !any; i++)
+		any = d->planted[i].gpa >= gpa && d->planted[i].gpa - gpa < len;
+	if (!any) {
+		memcpy(host, src, len);
+	} else {
+		for (size_t k = 0; k < len; k++) {
+			struct planted *pl = NULL;
+			for (int i = 0; i < d->nplanted && !pl; i++)
+				if (d->planted[i].gpa == gpa + k)
+					pl = &d->planted[i];
+			if (pl)
+				pl->orig = src[k];   /* the int3 stays until the stop lifts it */
+			else
+				host[k] = src[k];
+		}
+	}
+	pthread_mutex_unlock(&engine_lock);
 }
 
 void debug_mask(struct vm *vm, uint64_t gpa, void *buf, size_t len)
@@ -431,6 +515,16 @@ static void step_retired(struct vcpu *v)
 		snprintf(msg, sizeof(msg), "stepped %llu instruction%s", (unsigned long long)d->steps_done,
 			 d->steps_done == 1 ? "" : "s");
 		stop_locked(v, STOP_STEP, msg, 0);
+	} else if (d->step_deadline_ns && stats_now_ns() >= d->step_deadline_ns) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "the time given to step ran out after %llu instructions",
+			 (unsigned long long)d->steps_done);
+		stop_locked(v, STOP_TIMEOUT, msg, 0);
+	} else if (engine_take_interrupt()) {   /* Ctrl-C: a stop, as vm_wait makes one */
+		char msg[96];
+		snprintf(msg, sizeof(msg), "interrupted by the user after %llu instructions",
+			 (unsigned long long)d->steps_done);
+		stop_locked(v, STOP_INTERRUPT, msg, 0);
 	}
 }
 
@@ -604,6 +698,11 @@ static int current_cpl(struct vm *vm)
 
 int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out)
 {
+	return vm_step_timeout(vm, n, interrupts, -1, out);
+}
+
+int vm_step_timeout(struct vm *vm, uint64_t n, bool interrupts, int64_t timeout_ms, struct vm_stop *out)
+{
 	if (n == 0)
 		return err_set(-EINVAL, "step needs a count of at least 1");
 	int cpl = current_cpl(vm);
@@ -619,6 +718,7 @@ int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out)
 		d->step_irqs = interrupts;
 		d->steps_left = n;
 		d->steps_done = 0;
+		d->step_deadline_ns = timeout_ms < 0 ? 0 : stats_now_ns() + (uint64_t)timeout_ms * 1000000u;
 		vm->solo = true;
 	}
 	pthread_mutex_unlock(&engine_lock);

@@ -27,6 +27,7 @@ struct debug_point {
 	unsigned len;           /* watchpoints: 1, 2, 4 or 8 */
 	bool enabled;
 	bool temporary;         /* deleted at its first hit (next/finish) */
+	bool conditional;       /* its stops are judged by the condition hook */
 	uint64_t hits;
 	uint64_t last_value;    /* watchpoints: the value at the last stop */
 };
@@ -38,10 +39,26 @@ int debug_enable(struct vm *vm, int id, bool on);
 /* Copies out the points, in id order; returns how many there are. */
 int debug_list(struct vm *vm, struct debug_point *out, int max);
 
+/* Breakpoint conditions. A breakpoint marked conditional (debug_set_conditional)
+ * is judged where the stop happens, whatever ran the VM (vm_run, vm_start and
+ * vm_wait, vm_step, the gdb stub, the dashboard): the VM settles, and on the
+ * main thread (a host call) the hook is asked; false resumes the VM as if it
+ * had not stopped, true makes it a stop. Until then the VM is "running" for
+ * vm_state and every wait. The hook may read registers and memory. */
+typedef bool (*debug_condition_fn)(struct vm *vm, int id);
+void debug_set_condition_hook(debug_condition_fn fn);
+int debug_set_conditional(struct vm *vm, int id, bool on);
+bool debug_has_condition(struct vm *vm, int id);   /* engine_lock held */
+void debug_judge_condition(void *vm);              /* the host call */
+
 /* Runs vCPU 0 for exactly n instructions (other vCPUs stay parked) and waits.
  * interrupts: false holds pending interrupts while stepping (KVM_GUESTDBG_BLOCKIRQ),
  * true lets the CPU take them (stepping into the handler). */
 int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out);
+/* The same, giving up after timeout_ms (< 0: no limit) with a STOP_TIMEOUT;
+ * an interrupt (vm_interrupt_waits, Ctrl-C) ends either with STOP_INTERRUPT.
+ * Both leave the VM paused and say how many instructions ran. */
+int vm_step_timeout(struct vm *vm, uint64_t n, bool interrupts, int64_t timeout_ms, struct vm_stop *out);
 
 /* --- for the engine's own files --- */
 /* Frees the VM's debug state. */
@@ -56,6 +73,10 @@ extern const struct vcpu_observer debug_observer;
 /* Main thread, VM about to run / settled (engine_lock held): plant or lift int3s. */
 void debug_plant(struct vm *vm);
 void debug_unplant(struct vm *vm);
+/* Writes len bytes at gpa (host address host): where a software breakpoint's
+ * int3 is planted, the new byte becomes the saved original (restored when
+ * the int3 is lifted) and the int3 stays; every other byte is written. */
+void debug_mem_write(struct vm *vm, uint64_t gpa, uint8_t *host, const void *buf, size_t len);
 /* Hides planted int3 bytes from a copy of guest memory at gpa. */
 void debug_mask(struct vm *vm, uint64_t gpa, void *buf, size_t len);
 

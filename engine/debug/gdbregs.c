@@ -263,35 +263,19 @@ int gdb_reg_set(const struct gdb_layout *l, int n, struct gdb_cpu *c, const uint
 
 /* ---- checks ---- */
 
-#define RFLAGS_FIXED1 (1ull << 1)
-#define RFLAGS_RESERVED ((1ull << 3) | (1ull << 5) | (1ull << 15) | ~0x3fffffull)
-
-static bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 int gdb_check_pc(const struct kvm_sregs *s, uint64_t pc)
 {
-	bool code64 = (s->efer & (1ull << 10)) && s->cs.l;
-	if (code64 && !canonical(pc))
-		return err_set(-EINVAL, "0x%" PRIx64 " is not a canonical address: bits 63..47 must all be equal", pc);
-	if (!code64 && pc > 0xffffffffull)
-		return err_set(-EINVAL, "0x%" PRIx64 " does not fit the 32-bit instruction pointer of this mode", pc);
-	return 0;
+	return vm_check_rip(s, pc);
 }
 
 int gdb_cpu_check(const struct gdb_cpu *c)
 {
-	uint64_t f = c->r.rflags;
-	if (!(f & RFLAGS_FIXED1) || (f & RFLAGS_RESERVED))
-		return err_set(-EINVAL, "rflags 0x%" PRIx64 ": bit 1 must be 1 and bits 3, 5, 15, 63..22 must be 0", f);
-	int r = gdb_check_pc(&c->s, c->r.rip);
+	/* the engine's own checks, the same the Lua setters pass */
+	int r = vm_check_regs(&c->r, &c->s);
+	if (r == 0)
+		r = vm_check_sregs(&c->s);
 	if (r < 0)
 		return r;
-	if (!canonical(c->s.fs.base) || !canonical(c->s.gs.base))
-		return err_set(-EINVAL, "fs_base 0x%" PRIx64 " / gs_base 0x%" PRIx64 ": both must be canonical "
-			       "addresses (bits 63..47 all equal)", (uint64_t)c->s.fs.base, (uint64_t)c->s.gs.base);
 	if (c->have_fpu && (c->f.mxcsr >> 16))
 		return err_set(-EINVAL, "mxcsr 0x%" PRIx32 ": bits 31..16 are reserved and must be 0", c->f.mxcsr);
 	return 0;
@@ -361,9 +345,7 @@ int gdb_cpu_write(struct vm *vm, int vcpu, struct gdb_cpu *c)
 	if (r == 0 && c->fpu_dirty && c->f.mxcsr != c->mxcsr_read && !c->mxcsr_settable)
 		r = err_set(-ENOTSUP, "this accelerator's FPU interface (KVM_SET_FPU) does not carry MXCSR");
 	if (r == 0)
-		r = vm_set_regs(vm, vcpu, &c->r);
-	if (r == 0)
-		r = vm_set_sregs(vm, vcpu, &c->s);
+		r = vm_set_cpu(vm, vcpu, &c->r, &c->s);
 	if (r == 0 && c->fpu_dirty) {
 		r = vm_set_fpu(vm, vcpu, &c->f);
 		/* KVM_SET_FPU writes the FXSAVE image but not XSTATE_BV: a

@@ -40,7 +40,7 @@ local cases = {
   { function() vm:send() end, "string expected", "send without data" },
   { function() vm:regs(5) end, "vCPU must be from 0 to 0", "regs of a vCPU that does not exist" },
   { function() vm.rip = "start" end, "takes an integer", "rip set to a string" },
-  { function() vm.rip = 0x0000800000000000 end, "not a canonical address", "rip set non-canonical" },
+  { function() vm.rip = 0x0000800000000000 end, "rip 0x800000000000 does not fit the 32%-bit instruction pointer of real mode", "rip set beyond the mode (real mode: 32 bits)" },
   { function() vm.cs = 8 end, "cannot be set by selector alone", "cs set by selector" },
   { function() vm.color = 1 end, "only registers", "setting an unknown field" },
   { function() return vm.bogus end, "no method or field 'bogus'", "reading an unknown field" },

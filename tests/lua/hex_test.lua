@@ -17,8 +17,8 @@ t.is(("%x"):format(a), "ffffffff81000000", "and %x prints it as the address")
 vm:breakpoint("rest_init+0x10", { soft = true })
 t.is(tostring(vm:breakpoints()[1]), "1: software at 0xffffffff81000110 <rest_init+0x10>, enabled, 0 hits",
   "a breakpoint prints its address in hex, with its symbol")
-t.raises(function() vm.rip = 0x0000800000000000 end, "0x800000000000 is not a canonical address",
-  "a non-canonical RIP is quoted in hex")
+t.raises(function() vm.rip = 0x0000800000000000 end, "rip 0x800000000000 does not fit",
+  "a RIP too wide for the mode is quoted in hex")
 vm.rip = 0x7c00
 t.like(tostring(vm:cpu()), "rip +0000000000007c00", "print(vm:cpu()) shows registers in hex")
 vm:destroy()

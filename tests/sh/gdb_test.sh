@@ -6,7 +6,7 @@
 vm_usable || skip_all "no VM can be made here: $(vm_why)"
 command -v gdb >/dev/null || skip_all "gdb not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
-plan 42
+plan 43
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
 S=samples/build
@@ -264,4 +264,14 @@ PY
 )
 wait
 like "$out" '^m1,2 E5f E16 T05thread:1;$' "vCont;s:2 on two vCPUs is refused, s:3 names no thread, s:1 steps"
+# 7. A breakpoint condition set from Lua is judged where the stop happens:
+#    gdb's continue stops only once it holds (issue 17).
+serve cond -e 'local vm = wb.vm{ name = "cond", mem = "16M" }
+assert(vm:load("'"$S"'/hello64.elf"))
+local ticks = vm:addr("timer_ticks")
+vm:breakpoint("timer_handler", function(v) return v:read32(ticks) == 3 end)'
+out=$(timeout 60 gdb -batch -nx -ex "file $S/hello64.elf" -ex "target remote 127.0.0.1:$PORT" \
+	-ex 'continue' -ex 'p timer_ticks' -ex 'kill' 2>&1)
+wait
+like "$out" '\$1 = 3' "gdb's continue honours a Lua breakpoint condition"
 done_testing

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "devices/bus.h"
@@ -263,14 +265,109 @@ static void test_concurrency(void)
 	bus_destroy(bus);
 }
 
+/* A handler that registers a device itself (a script device doing
+ * vm:device{} from its handler), and one that blocks while another thread
+ * registers: both used to deadlock on the bus lock the call held. */
+static struct bus *reentry_bus;
+static int reentry_rc = 1;
+
+static void registering_io(void *opaque, uint64_t addr, void *data, unsigned len, bool is_write)
+{
+	(void)opaque; (void)addr; (void)data; (void)len; (void)is_write;
+	reentry_rc = bus_register(reentry_bus, BUS_PIO, 0x500, 1, fixed_io, NULL, "from-handler");
+}
+
+struct access_arg {
+	struct bus *bus;
+	uint64_t port;
+};
+
+static void *access_thread(void *arg)
+{
+	struct access_arg *a = arg;
+	uint8_t v = 0;
+	bus_access(a->bus, BUS_PIO, a->port, &v, 1, true);
+	return NULL;
+}
+
+static void *register_thread(void *arg)
+{
+	return (void *)(long)bus_register(arg, BUS_PIO, 0x600, 1, fixed_io, NULL, "other");
+}
+
+static atomic_int blocked_in, release_blocked;
+
+static void blocking_io(void *opaque, uint64_t addr, void *data, unsigned len, bool is_write)
+{
+	(void)opaque; (void)addr; (void)data; (void)len; (void)is_write;
+	atomic_store(&blocked_in, 1);
+	while (!atomic_load(&release_blocked))
+		usleep(1000);
+	atomic_store(&blocked_in, 2);
+}
+
+static void *unregister_thread(void *arg)
+{
+	bus_unregister(arg, BUS_PIO, 0x700);
+	return NULL;
+}
+
+static bool joined_within(pthread_t t, int seconds, void **ret)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds;
+	return pthread_timedjoin_np(t, ret, &ts) == 0;
+}
+
+static void test_no_lock_across_handlers(void)
+{
+	struct bus *bus = reentry_bus = bus_create();
+	struct access_arg a400 = { bus, 0x400 }, a700 = { bus, 0x700 };
+	pthread_t t, r, u;
+	void *ret = (void *)1L;
+
+	bus_register(bus, BUS_PIO, 0x400, 1, registering_io, NULL, "registers");
+	pthread_create(&t, NULL, access_thread, &a400);
+	bool done = joined_within(t, 5, NULL);
+	ok(done && reentry_rc == 0 && bus_owner(bus, BUS_PIO, 0x500) != NULL,
+	   "a handler can register a device itself (no deadlock on the bus lock)");
+	if (!done) {   /* the thread is stuck: leak the bus rather than hang */
+		ok(0, "(skipped: deadlocked)");
+		ok(0, "(skipped: deadlocked)");
+		return;
+	}
+	/* A vCPU blocked inside a handler; another thread registers meanwhile. */
+	bus_register(bus, BUS_PIO, 0x700, 1, blocking_io, NULL, "blocks");
+	pthread_create(&t, NULL, access_thread, &a700);
+	while (!atomic_load(&blocked_in))
+		usleep(1000);
+	pthread_create(&r, NULL, register_thread, bus);
+	done = joined_within(r, 5, &ret);
+	ok(done && ret == NULL, "registering while a handler runs does not wait for it");
+	/* Unregistering waits for the call in flight to finish. */
+	pthread_create(&u, NULL, unregister_thread, bus);
+	usleep(50000);
+	bool waited = pthread_tryjoin_np(u, NULL) != 0;
+	atomic_store(&release_blocked, 1);
+	pthread_join(t, NULL);
+	if (!done)
+		pthread_join(r, NULL);
+	pthread_join(u, NULL);
+	ok(waited && atomic_load(&blocked_in) == 2 && bus_owner(bus, BUS_PIO, 0x700) == NULL,
+	   "bus_unregister waits for the handler call in flight, then the range is gone");
+	bus_destroy(bus);
+}
+
 int main(void)
 {
-	tap_plan(59);
+	tap_plan(62);
 	test_register_lookup();
 	test_overlaps();
 	test_unregister();
 	test_unclaimed_and_spaces();
 	test_devices();
 	test_concurrency();
+	test_no_lock_across_handlers();
 	return tap_done();
 }

@@ -38,7 +38,9 @@ static void cpu_init(struct gdb_cpu *c, bool long_mode)
 	c->r.rflags = 0x2;
 	c->r.rip = 0x100000;
 	c->s.cr0 = 1;
-	if (long_mode) {
+	if (long_mode) {   /* consistent, as the engine's check wants: LMA = LME && PG, PAE */
+		c->s.cr0 = 0x80000001;
+		c->s.cr4 = 0x20;
 		c->s.efer = 1u << 10 | 1u << 8;
 		c->s.cs.l = 1;
 	}
@@ -66,7 +68,7 @@ static uint64_t get(const struct gdb_layout *l, const struct gdb_cpu *c, const c
 
 int main(void)
 {
-	tap_plan(33);
+	tap_plan(35);
 	gdb_layout_init(&L64, true);
 	gdb_layout_init(&L32, false);
 	is_int(L64.nregs, 59, "x86-64: 59 registers");
@@ -146,6 +148,13 @@ int main(void)
 	c.s.gs.base = 0x1234000000000000ull;
 	ok(gdb_cpu_check(&c) == -EINVAL, "a non-canonical gs_base");
 	cpu_init(&c, false);
+	c.r.rflags = 0x2 | 1ull << 40;
+	ok(gdb_cpu_check(&c) == -EINVAL && strstr(err_msg(), "bit 40"), "the check names a reserved bit: %s", err_msg());
+	c.r.rflags = 0x2;
+	c.s.cr4 = 0x80000000ull;
+	ok(gdb_cpu_check(&c) == -EINVAL && strstr(err_msg(), "cr4") && strstr(err_msg(), "bit 31"),
+	   "the gdb stub's check is the engine's (cr4 reserved bits): %s", err_msg());
+	c.s.cr4 = 0;
 	ok(gdb_check_pc(&c.s, 0x100000000ull) == -EINVAL && gdb_check_pc(&c.s, 0xfffffff0ull) == 0,
 	   "outside 64-bit code the pc has 32 bits");
 	return tap_done();
