@@ -90,6 +90,12 @@ static void idle_timer_create(struct vcpu *v)
 	v->has_timer = timer_create(CLOCK_MONOTONIC, &sev, &v->idle_timer) == 0;
 }
 
+/* The vCPU thread is the only writer; the dashboard reads while it runs. */
+static inline void stat_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
 static void stop_vm(struct vcpu *v, enum stop_kind kind, uint32_t kvm_exit, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -125,7 +131,7 @@ static void handle_io(struct vcpu *v)
 	for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size) {
 		stats_count_addr(&v->stats.io, r->io.port);
 		if (!bus_access(v->vm->bus, BUS_PIO, r->io.port, data, r->io.size, write))
-			v->stats.unclaimed++;
+			stat_add(&v->stats.unclaimed, 1);
 	}
 	v->pending_io = true;
 }
@@ -136,7 +142,7 @@ static void handle_mmio(struct vcpu *v)
 	stats_count_addr(&v->stats.mmio, r->mmio.phys_addr);
 	if (!bus_access(v->vm->bus, BUS_MMIO, r->mmio.phys_addr, r->mmio.data, r->mmio.len,
 			r->mmio.is_write))
-		v->stats.unclaimed++;
+		stat_add(&v->stats.unclaimed, 1);
 	v->pending_io = true;
 }
 
@@ -380,7 +386,10 @@ static bool vcpu_park(struct vcpu *v)
 	 * armed: re-arming it would cost two syscalls on every step. */
 	if (!vm->solo)
 		idle_timer_arm(v, false);
-	if (vm->stop.kind != STOP_CRASH)
+	pthread_mutex_lock(&engine_lock);
+	bool crashed = vm->stop.kind == STOP_CRASH;
+	pthread_mutex_unlock(&engine_lock);
+	if (!crashed)
 		complete_pending_io(v);
 	pthread_mutex_lock(&engine_lock);
 	v->parked = true;
@@ -414,10 +423,10 @@ static void run_once(struct vcpu *v)
 	}
 	int e = -r;
 	uint64_t t1 = stats_now_ns();
-	v->stats.guest_ns += t1 - t0;
+	stat_add(&v->stats.guest_ns, t1 - t0);
 	if (r < 0) {
 		if (e == EINTR || e == EAGAIN) {
-			v->stats.kicks++;
+			stat_add(&v->stats.kicks, 1);
 			check_idle(v);
 		} else {
 			stop_vm(v, STOP_CRASH, 0, "KVM_RUN failed: %s", strerror(e));
@@ -426,9 +435,9 @@ static void run_once(struct vcpu *v)
 	}
 	v->pending_io = false;
 	if (v->run->exit_reason < STATS_EXIT_REASONS)
-		v->stats.exits[v->run->exit_reason]++;
+		stat_add(&v->stats.exits[v->run->exit_reason], 1);
 	dispatch_exit(v);
-	v->stats.handle_ns += stats_now_ns() - t1;
+	stat_add(&v->stats.handle_ns, stats_now_ns() - t1);
 }
 
 static bool stop_requested(struct vm *vm)
