@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/debug/elfsyms.h"
@@ -280,6 +281,9 @@ int sym_load_sysmap(struct symtab *tab, const char *path)
 int sym_load_file(struct symtab *tab, const char *path)
 {
 	char magic[4] = { 0 };
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return err_set(-EISDIR, "%s is a directory, not a symbol file (System.map or ELF)", path);
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		int e = errno;

@@ -2,7 +2,7 @@
 -- breakpoints, ids and sizes range-checked before they become C ints.
 local t = require "tap"
 t.require_vm()
-t.plan(25)
+t.plan(26)
 
 -- A write at an address holding a planted int3 lands in the saved byte, so
 -- the next stop does not put the old byte back.
@@ -86,6 +86,10 @@ end
 local dir = os.tmpname(); os.remove(dir); os.execute("mkdir " .. dir)
 local v, msg = wb.load(dir)
 t.like(msg, "is a directory", "wb.load(dir) says it is a directory (not \"No such device\")")
+local sv = assert(wb.vm{ mem = "2M" })
+local sok, smsg = sv:symbols(dir)
+t.ok(sok == nil and smsg:find("is a directory"), "vm:symbols(dir) says it is a directory (not \"no symbols found\")")
+sv:destroy()
 os.execute("rmdir " .. dir)
 vm = assert(wb.vm{ name = "errs", mem = "5G" })
 t.raises(function() vm:load(t.samples .. "/halt.bin", { format = "raw", addr = -1 }) end,
