@@ -34,9 +34,10 @@ struct accel_ops {
 	int (*set_memory)(struct accel_vm *vm, uint32_t slot, uint32_t flags, uint64_t gpa,
 			  uint64_t size, void *hva);
 	/* The VMM wrote guest RAM [gpa, gpa + len) through its own pointer
-	 * (a load, a debugger write, a planted int3, a restore): an accelerator
-	 * that caches decoded guest code drops what it cached there. NULL: it
-	 * caches nothing (KVM's CPU runs guest code from RAM as it is). */
+	 * while vCPUs may be running (a device's or a script's write): an
+	 * accelerator that caches decoded guest code drops what it cached
+	 * there. Writes between runs it must notice by itself. NULL: it caches
+	 * nothing (KVM's CPU runs guest code from RAM as it is). */
 	void (*ram_written)(struct accel_vm *vm, uint64_t gpa, uint64_t len);
 	/* Pages of a slot written since the last call, one bit a page (KVM_GET_DIRTY_LOG). */
 	int (*get_dirty_log)(struct accel_vm *vm, uint32_t slot, void *bitmap);

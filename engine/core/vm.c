@@ -203,7 +203,6 @@ int vm_mem_remap(struct vm *vm, struct membase *base, bool shared)
 	membase_put(vm->base);
 	vm->base = base;
 	vm->mem_private = !shared;
-	vm_ram_written(vm, 0, vm->mem_size);
 	return 0;
 }
 

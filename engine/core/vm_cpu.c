@@ -152,7 +152,6 @@ int vm_boot(struct vm *vm, const struct boot_plan *plan, const char *what)
 	    (r = vm_set_sregs(vm, 0, &sregs)) < 0 ||
 	    (r = vm_set_regs(vm, 0, &regs)) < 0)
 		return err_wrap(r, "loading %s", what);
-	vm_ram_written(vm, 0, vm->mem_size); /* the loader wrote through vm_ram() */
 	struct kvm_mp_state runnable = { KVM_MP_STATE_RUNNABLE };
 	vm->vcpus[0].acc->set_mp_state(vm->vcpus[0].av, &runnable);
 	pthread_mutex_lock(&engine_lock);

@@ -113,8 +113,10 @@ void vcpu_kick(struct vcpu *vcpu);
 struct vcpu *vm_stopped_vcpu(struct vm *vm, int index);
 int vcpu_result(const struct vcpu *v, int r, const char *what);
 
-/* vm.c: tells the accelerator that the engine wrote guest RAM itself (every
- * write through vm->mem outside vm_mem_write must call it). */
+/* vm.c: tells the accelerator that the engine wrote guest RAM while a vCPU
+ * may be inside its run call (vm_mem_write does). Writes made between runs
+ * (loads, planted int3s, restores) need no call: an accelerator that caches
+ * decoded code checks it against RAM on the first use in each run. */
 void vm_ram_written(struct vm *vm, uint64_t gpa, uint64_t len);
 
 /* vm.c: guest RAM bases (snapshot.c and clone.c build on these). */

@@ -281,7 +281,6 @@ static void plant_all(struct vm *vm, uint64_t skip)
 			continue;
 		d->planted[d->nplanted++] = (struct planted){ p->id, gpa, vm->mem[gpa] };
 		vm->mem[gpa] = 0xcc;
-		vm_ram_written(vm, gpa, 1);
 	}
 }
 
@@ -317,10 +316,8 @@ void debug_plant(struct vm *vm)
 void debug_unplant(struct vm *vm)
 {
 	struct debug_state *d = vm->dbg;
-	for (int i = d ? d->nplanted - 1 : -1; i >= 0; i--) {
+	for (int i = d ? d->nplanted - 1 : -1; i >= 0; i--)
 		vm->mem[d->planted[i].gpa] = d->planted[i].orig;
-		vm_ram_written(vm, d->planted[i].gpa, 1);
-	}
 	if (d)
 		d->nplanted = 0;
 }

@@ -28,7 +28,6 @@ static int write_ram(void *opaque, uint64_t pa, const void *buf, size_t len)
 	if (pa >= vm->low_size || len > vm->low_size - pa)
 		return -1;
 	memcpy(vm->mem + pa, buf, len);
-	vm_ram_written(vm, pa, len);
 	return 0;
 }
 

@@ -183,7 +183,6 @@ static void copy_memory(struct vm *vm, const struct snap_section *s)
 		uint64_t off = snap_get_u64(&r), n = snap_get_u64(&r);
 		memcpy(vm->mem + off, snap_get_bytes(&r, n * PAGE), n * PAGE);
 	}
-	vm_ram_written(vm, 0, vm->mem_size);
 }
 
 int snap_load(const char *path, const char *name, const char *accel, struct vm **out)
