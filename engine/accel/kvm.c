@@ -268,10 +268,12 @@ static int kvm_set_cpuid(struct accel_vcpu *v, const struct kvm_cpuid2 *c)
 }
 static int kvm_get_cpuid(struct accel_vcpu *v, struct kvm_cpuid2 *c) { return xioctl(v->fd, KVM_GET_CPUID2, c); }
 
-/* KVM_GET_XSAVE2 where the host has larger state (AMX) than struct kvm_xsave. */
+/* KVM_GET_XSAVE, not _XSAVE2: the caller's buffer is one struct kvm_xsave
+ * (4 KiB), and _XSAVE2 writes KVM_CAP_XSAVE2 bytes, more on a host with AMX.
+ * hvwb never grants a guest AMX, so the first 4 KiB hold all of its state. */
 static int kvm_get_xsave(struct accel_vcpu *v, struct kvm_xsave *x)
 {
-	return xioctl(v->fd, kvm_host_check_cap(KVM_CAP_XSAVE2) > 0 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE, x);
+	return xioctl(v->fd, KVM_GET_XSAVE, x);
 }
 
 static int kvm_set_xsave(struct accel_vcpu *v, const struct kvm_xsave *x)
