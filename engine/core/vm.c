@@ -37,12 +37,6 @@ static int accel_max_vcpus(const struct accel_ops *a)
 	return n < MAX_VCPUS ? n : MAX_VCPUS;
 }
 
-int vm_host_check(void)
-{
-	const struct accel_ops *a;
-	return accel_pick(NULL, &a);
-}
-
 int vm_max_vcpus(const char *accel)
 {
 	const struct accel_ops *a;

@@ -65,8 +65,7 @@ struct vm_config {
 
 struct vm;
 
-/* /dev/kvm is usable here (0), or why not (-errno with err_msg). */
-int vm_host_check(void);
+/* How many vCPUs a VM may have on accelerator `accel` (NULL: the default). */
 int vm_max_vcpus(const char *accel);
 /* The accelerator the VM runs on: "kvm" or "soft". */
 const char *vm_accel(const struct vm *vm);
