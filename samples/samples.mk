@@ -14,7 +14,7 @@ SAMPLE_OBJCOPY := objcopy
 SAMPLE_BOOT    := boot16 triple halt echo
 SAMPLE_TARGETS := $(SAMPLE_BOOT:%=$(SAMPLE_OUT)/%.bin) $(SAMPLE_OUT)/counter.bin \
 		  $(SAMPLE_OUT)/mb32.elf $(SAMPLE_OUT)/hello64.elf $(SAMPLE_OUT)/devtest.elf \
-		  $(SAMPLE_OUT)/irq32.elf \
+		  $(SAMPLE_OUT)/irq32.elf $(SAMPLE_OUT)/smp32.elf \
 		  $(SAMPLE_OUT)/loop.elf
 
 SAMPLE_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie \
@@ -76,6 +76,9 @@ $(SAMPLE_OUT)/hello64.elf: $(SAMPLE_OBJ)/64/hello64_entry.o $(SAMPLE_OBJ)/64/hel
 $(SAMPLE_OUT)/irq32.elf: $(SAMPLE_OBJ)/irq32.o $(SAMPLE_DIR)/kernel.ld
 	$(SAMPLE_LD) -m elf_i386 $(SAMPLE_LDFLAGS) -T $(SAMPLE_DIR)/kernel.ld -o $@ \
 		$(filter %.o,$^)
+
+$(SAMPLE_OUT)/smp32.elf: $(SAMPLE_OBJ)/smp32.o $(SAMPLE_DIR)/kernel.ld
+	$(SAMPLE_LD) -m elf_i386 $(SAMPLE_LDFLAGS) -T $(SAMPLE_DIR)/kernel.ld -o $@ $<
 
 $(SAMPLE_OUT)/devtest.elf: $(SAMPLE_OBJ)/devtest.o $(SAMPLE_DIR)/kernel.ld
 	$(SAMPLE_LD) -m elf_i386 $(SAMPLE_LDFLAGS) -T $(SAMPLE_DIR)/kernel.ld -o $@ $<

@@ -228,27 +228,33 @@ void wbl_condition_error(lua_State *L)
 	lua_error(L);
 }
 
-/* vm:step([n] [, {interrupts = bool, timeout = seconds}]) -> stop; a timeout
- * or Ctrl-C ends it with a "timeout" or "interrupt" stop, as vm:run. */
+/* vm:step([n] [, {interrupts = bool, timeout = seconds, vcpu = i}]) -> stop;
+ * a timeout or Ctrl-C ends it with a "timeout" or "interrupt" stop, as vm:run. */
 static int vm_step_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	lua_Integer n = wbl_optinteger(L, 2, 1);
 	wbl_argcheck(L, n >= 1, 2, "the number of instructions must be at least 1");
-	bool irqs = false;
-	int64_t ms = -1;
+	struct step_opts o = { .vcpu = 0, .interrupts = false, .timeout_ms = -1 };
 	if (lua_istable(L, 3)) {
 		lua_getfield(L, 3, "interrupts");
-		irqs = lua_toboolean(L, -1);
-		lua_pop(L, 1);
-		ms = wbl_opt_timeout_ms(L, 3);
+		o.interrupts = lua_toboolean(L, -1);
+		lua_getfield(L, 3, "vcpu");
+		lua_Integer v = lua_isnil(L, -1) ? 0 : lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+		wbl_argcheck(L, v >= 0 && v < vm_vcpu_count(w->vm), 3,
+			     "vcpu must be an integer from 0 to the VM's vCPU count - 1");
+		o.vcpu = (int)v;
+		lua_pop(L, 2);
+		o.timeout_ms = wbl_opt_timeout_ms(L, 3);
 	} else {
-		wbl_argcheck(L, lua_isnoneornil(L, 3), 3, "options must be a table {interrupts = bool, timeout = seconds}");
+		wbl_argcheck(L, lua_isnoneornil(L, 3), 3,
+			     "options must be a table {interrupts = bool, timeout = seconds, vcpu = i}");
 	}
 	wbl_check_may_wait(L, "vm:step");
 	struct vm_stop stop;
-	if (vm_step_timeout(w->vm, (uint64_t)n, irqs, ms, &stop) < 0)
+	if (vm_step_with(w->vm, (uint64_t)n, &o, &stop) < 0)
 		return wbl_error(L, "%s", err_msg());
+	wbl_condition_error(L);
 	/* Ctrl-C was answered with a stop: the console's "interrupted!" hook
 	 * must not throw it away (as vm:run) */
 	if (stop.kind == STOP_INTERRUPT)

@@ -40,7 +40,8 @@ void stats_count_addr(struct addr_table *t, uint64_t addr)
 			return;
 		}
 	}
-	t->overflow++;
+	/* only this vCPU writes its table; the dashboard reads it meanwhile */
+	__atomic_store_n(&t->overflow, t->overflow + 1, __ATOMIC_RELAXED);
 }
 
 static void table_copy(struct addr_table *dst, const struct addr_table *src)

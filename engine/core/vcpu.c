@@ -375,7 +375,7 @@ static bool vcpu_may_run(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	return vm->quit || (vm->state == VM_RUNNING && !vm->pause_req && !vm->inline_run &&
-			    (!vm->solo || v->index == 0));
+			    (!vm->solo || v->index == vm->solo_vcpu));
 }
 
 /* Parks the vCPU until its VM runs again. Returns false when the VM is going away. */

@@ -41,6 +41,7 @@ struct vcpu {
 	int stats_fd;
 	struct vcpu_stats stats;
 	bool dbg_skipping;  /* stepping off a breakpoint at RIP before running on */
+	uint64_t dbg_skip_at; /* the breakpoint's linear address while dbg_skipping */
 	struct kvm_guest_debug dbg_applied; /* what KVM_SET_GUEST_DEBUG last set */
 	/* The last idle check that looked halted: RIP and exit count then. */
 	bool idle_seen;
@@ -63,8 +64,9 @@ struct vm {
 	struct device_host host;
 	struct symtab *syms;
 	struct debug_state *dbg;
-	bool solo;             /* only vCPU 0 runs (single-stepping) */
-	bool inline_run;       /* vCPU 0 runs on the caller's thread (vm_step) */
+	bool solo;             /* only vcpus[solo_vcpu] runs (single-stepping) */
+	int solo_vcpu;
+	bool inline_run;       /* vcpus[solo_vcpu] runs on the caller's thread (vm_step) */
 	int stats_fd;
 	cpuid_hidden_t cpuid_hidden; /* features hidden from every vCPU (vm_cpuid.c) */
 	/* Guarded by engine_lock. */

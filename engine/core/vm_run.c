@@ -16,7 +16,7 @@
 static void kick_all(struct vm *vm)
 {
 	if (vm->inline_run) {  /* every thread is parked; the runner checks pause_req */
-		vm->vcpus[0].run->immediate_exit = 1;
+		vm->vcpus[vm->solo_vcpu].run->immediate_exit = 1;
 		return;
 	}
 	for (int i = 0; i < vm->nvcpus; i++)

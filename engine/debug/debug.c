@@ -1,45 +1,17 @@
 /* debug: breakpoints, watchpoints and single-step on top of KVM_SET_GUEST_DEBUG.
- * Measured behaviour this code is built for (see HOST-KVM.md): on hardware KVM
- * a step or breakpoint is a KVM_EXIT_DEBUG; on PVM hosts a step over an I/O
- * instruction reports only the I/O exit, and an int3 in ring 0 comes back as an
- * emulation failure. Both are counted and recognised here. */
+ * This file keeps the points, judges their conditions, plants software
+ * breakpoints in RAM while the VM runs and steps a vCPU; debug_exec.c is the
+ * part that runs on vCPU threads and turns exits into stops. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/core/vcpu_observer.h"
-#include "engine/debug/debug.h"
+#include "engine/debug/debug_int.h"
 #include "engine/debug/disasm.h"
-#include "util/err.h"
 #include "engine/debug/mmu.h"
 #include "engine/debug/probe.h"
-#include "engine/debug/tfleak.h"
-#include "engine/core/vm_internal.h"
-
-struct planted {
-	int id;
-	uint64_t gpa;
-	uint8_t orig;
-};
-
-struct debug_state {
-	struct debug_point pts[DEBUG_MAX_BREAKPOINTS];
-	int npts, next_id;
-	int next_temp_id;        /* temporary points (next, finish) count apart, from TEMP_ID_BASE */
-	bool stepping, step_irqs;
-	uint64_t steps_left, steps_done;
-	uint64_t step_deadline_ns;   /* vm_step_timeout: when to give up (0: never) */
-	struct planted planted[DEBUG_MAX_BREAKPOINTS];
-	int nplanted;
-	bool soft_watch;         /* watching by single-stepping and comparing */
-	uint64_t step_from_ip;   /* RIP (not linear) where the current step began */
-	uint64_t prev_rip;       /* soft_watch: the instruction about to execute */
-	const struct host_probe *host; /* what the VM's accelerator can do here */
-};
-
-/* Linear -> guest-physical for planting int3s and reading watched values. */
-int debug_linear_to_phys(struct vcpu *v, uint64_t la, uint64_t *gpa);
+#include "util/err.h"
 
 #define TEMP_ID_BASE (1 << 24)
 
@@ -62,23 +34,23 @@ void debug_destroy(struct vm *vm)
 	vm->dbg = NULL;
 }
 
-static bool is_watch(enum debug_kind k)
+bool debug_is_watch(enum debug_kind k)
 {
 	return k == DBG_WATCH_WRITE || k == DBG_WATCH_RW;
 }
 
 static bool host_watches_data(const struct debug_state *d);
 
-static bool uses_slot(const struct debug_state *d, enum debug_kind k)
+bool debug_uses_slot(const struct debug_state *d, enum debug_kind k)
 {
-	return k == DBG_HW_EXEC || (is_watch(k) && host_watches_data(d));
+	return k == DBG_HW_EXEC || (debug_is_watch(k) && host_watches_data(d));
 }
 
 static int slots_used(struct debug_state *d)
 {
 	int n = 0;
 	for (int i = 0; i < d->npts; i++)
-		n += d->pts[i].enabled && uses_slot(d, d->pts[i].kind);
+		n += d->pts[i].enabled && debug_uses_slot(d, d->pts[i].kind);
 	return n;
 }
 
@@ -115,7 +87,7 @@ int debug_add(struct vm *vm, enum debug_kind kind, uint64_t addr, unsigned len, 
 		r = err_set(-ENOMEM, "out of memory");
 	else if (d->npts == DEBUG_MAX_BREAKPOINTS)
 		r = err_set(-ENOSPC, "a VM can have at most %d breakpoints and watchpoints", DEBUG_MAX_BREAKPOINTS);
-	else if (uses_slot(d, kind) && slots_used(d) == DEBUG_HW_SLOTS)
+	else if (debug_uses_slot(d, kind) && slots_used(d) == DEBUG_HW_SLOTS)
 		r = err_set(-ENOSPC, "all %d debug registers (DR0-DR3) are in use: delete or disable a "
 			    "hardware breakpoint or watchpoint, or use a software breakpoint", DEBUG_HW_SLOTS);
 	if (r == 0) {
@@ -172,7 +144,7 @@ int debug_enable(struct vm *vm, int id, bool on)
 	pthread_mutex_lock(&engine_lock);
 	struct debug_point *p = find(vm->dbg, id);
 	int r = p ? refuse_running(vm, "change a breakpoint") : err_set(-ENOENT, "no breakpoint or watchpoint %d", id);
-	if (r == 0 && on && !p->enabled && uses_slot(vm->dbg, p->kind) && slots_used(vm->dbg) == DEBUG_HW_SLOTS)
+	if (r == 0 && on && !p->enabled && debug_uses_slot(vm->dbg, p->kind) && slots_used(vm->dbg) == DEBUG_HW_SLOTS)
 		r = err_set(-ENOSPC, "all %d debug registers (DR0-DR3) are in use", DEBUG_HW_SLOTS);
 	if (r == 0)
 		p->enabled = on;
@@ -250,7 +222,7 @@ int debug_list(struct vm *vm, struct debug_point *out, int max)
 
 /* ---- addresses ---- */
 
-static uint64_t linear_rip(struct vcpu *v)
+uint64_t debug_linear_rip(struct vcpu *v)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
@@ -261,7 +233,7 @@ static uint64_t linear_rip(struct vcpu *v)
 
 /* ---- software breakpoints: int3 bytes in guest memory only while running ---- */
 
-static bool is_planted(struct debug_state *d, int id)
+bool debug_is_planted(struct debug_state *d, int id)
 {
 	for (int i = 0; i < d->nplanted; i++)
 		if (d->planted[i].id == id)
@@ -269,14 +241,25 @@ static bool is_planted(struct debug_state *d, int id)
 	return false;
 }
 
-/* Plants every enabled software breakpoint not planted yet, except at `skip`. */
-static void plant_all(struct vm *vm, uint64_t skip)
+/* True while some vCPU steps off a breakpoint at linear address `la`: its
+ * int3 must stay out of RAM until that vCPU is past it. */
+static bool being_skipped(struct vm *vm, uint64_t la)
+{
+	for (int i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].dbg_skipping && vm->vcpus[i].dbg_skip_at == la)
+			return true;
+	return false;
+}
+
+/* Plants every enabled software breakpoint not planted yet, except those a
+ * vCPU is stepping off. */
+void debug_plant_all(struct vm *vm)
 {
 	struct debug_state *d = vm->dbg;
 	for (int i = 0; d && i < d->npts; i++) {
 		struct debug_point *p = &d->pts[i];
 		uint64_t gpa;
-		if (p->kind != DBG_SW_EXEC || !p->enabled || p->addr == skip || is_planted(d, p->id) ||
+		if (p->kind != DBG_SW_EXEC || !p->enabled || being_skipped(vm, p->addr) || debug_is_planted(d, p->id) ||
 		    debug_linear_to_phys(&vm->vcpus[0], p->addr, &gpa) < 0 || gpa >= vm->low_size)
 			continue;
 		d->planted[d->nplanted++] = (struct planted){ p->id, gpa, vm->mem[gpa] };
@@ -284,12 +267,50 @@ static void plant_all(struct vm *vm, uint64_t skip)
 	}
 }
 
-static bool any_enabled_watch(struct debug_state *d)
+static bool any_enabled(struct debug_state *d, bool (*kind_matches)(enum debug_kind))
 {
 	for (int i = 0; i < d->npts; i++)
-		if (d->pts[i].enabled && is_watch(d->pts[i].kind))
+		if (d->pts[i].enabled && kind_matches(d->pts[i].kind))
 			return true;
 	return false;
+}
+
+static bool is_exec(enum debug_kind k)
+{
+	return k == DBG_HW_EXEC || k == DBG_SW_EXEC;
+}
+
+static bool exec_point_at(struct debug_state *d, uint64_t la)
+{
+	for (int i = 0; i < d->npts; i++)
+		if (d->pts[i].enabled && is_exec(d->pts[i].kind) && d->pts[i].addr == la)
+			return true;
+	return false;
+}
+
+/* The vCPU a step or a software watch runs alone (vm->solo), else -1. */
+static int focus_vcpu(const struct vm *vm)
+{
+	return vm->solo ? vm->solo_vcpu : -1;
+}
+
+bool debug_is_focus(const struct vcpu *v)
+{
+	return v->index == focus_vcpu(v->vm);
+}
+
+/* Every vCPU about to run that sits on a breakpoint steps off it first
+ * (the one that hit it, and any other that stopped there). */
+static void mark_skips(struct vm *vm, struct debug_state *d)
+{
+	bool any_exec = any_enabled(d, is_exec);
+	for (int i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		bool runs = !vm->solo || i == vm->solo_vcpu;
+		uint64_t la = any_exec && runs ? debug_linear_rip(v) : ~0ull;
+		v->dbg_skipping = la != ~0ull && exec_point_at(d, la);
+		v->dbg_skip_at = la;
+	}
 }
 
 void debug_plant(struct vm *vm)
@@ -297,20 +318,20 @@ void debug_plant(struct vm *vm)
 	struct debug_state *d = vm->dbg;
 	if (!d)
 		return;
-	d->soft_watch = !host_watches_data(d) && any_enabled_watch(d);
-	/* Where vCPU 0 starts: needed only to step off an int3 there, to name a
-	 * soft watch's writer, or to scrub TF from interrupt frames. */
-	bool any_sw = false;
-	for (int i = 0; i < d->npts; i++)
-		any_sw |= d->pts[i].enabled && d->pts[i].kind == DBG_SW_EXEC;
-	if (any_sw || d->soft_watch || (d->stepping && d->step_irqs)) {
-		struct kvm_regs r;
-		d->prev_rip = linear_rip(&vm->vcpus[0]);
-		if (vm->vcpus[0].acc->get_regs(vm->vcpus[0].av, &r) == 0)
-			d->step_from_ip = r.rip;
-		plant_all(vm, d->prev_rip);
-	}
+	d->soft_watch = !host_watches_data(d) && any_enabled(d, debug_is_watch);
 	vm->solo = d->stepping || d->soft_watch;
+	vm->solo_vcpu = d->stepping ? d->step_vcpu : 0;
+	mark_skips(vm, d);
+	/* Where the focus starts: needed to name a soft watch's writer and to
+	 * scrub TF from interrupt frames. */
+	if (vm->solo && (d->soft_watch || d->step_irqs)) {
+		struct vcpu *f = &vm->vcpus[vm->solo_vcpu];
+		struct kvm_regs r;
+		d->prev_rip = debug_linear_rip(f);
+		if (f->acc->get_regs(f->av, &r) == 0)
+			d->step_from_ip = r.rip;
+	}
+	debug_plant_all(vm);
 }
 
 void debug_unplant(struct vm *vm)
@@ -357,386 +378,90 @@ void debug_mask(struct vm *vm, uint64_t gpa, void *buf, size_t len)
 	pthread_mutex_unlock(&engine_lock);
 }
 
-/* ---- applying the wanted state on a vCPU ---- */
-
-static unsigned dr7_len_bits(unsigned len)
-{
-	return len == 1 ? 0 : len == 2 ? 1 : len == 8 ? 2 : 3;
-}
-
-/* Which point each DR slot holds, in id order, so a hit maps back the same way. */
-static int assign_slots(struct debug_state *d, uint64_t skip, struct debug_point **slot)
-{
-	int n = 0;
-	for (int i = 0; d && i < d->npts && n < DEBUG_HW_SLOTS; i++) {
-		struct debug_point *p = &d->pts[i];
-		if (p->enabled && uses_slot(d, p->kind) && !(p->kind == DBG_HW_EXEC && p->addr == skip))
-			slot[n++] = p;
-	}
-	return n;
-}
-
-static bool blockirq_supported(const struct debug_state *d)
-{
-	return d->host->block_irq; /* asked once, not on every step */
-}
-
-/* Builds and sets the vCPU's guest-debug state (engine_lock held). */
-static void apply(struct vcpu *v, bool may_skip)
-{
-	struct vm *vm = v->vm;
-	struct debug_state *d = vm->dbg;
-	struct kvm_guest_debug g;
-	memset(&g, 0, sizeof(g));
-	uint64_t skip = ~0ull;
-	bool any_exec = false;
-	for (int i = 0; d && i < d->npts; i++)
-		any_exec |= d->pts[i].enabled && (d->pts[i].kind == DBG_HW_EXEC || d->pts[i].kind == DBG_SW_EXEC);
-	if (any_exec && v->index == 0 && may_skip) {
-		uint64_t rip = linear_rip(v);
-		for (int i = 0; i < d->npts; i++)
-			if (d->pts[i].enabled && d->pts[i].addr == rip &&
-			    (d->pts[i].kind == DBG_HW_EXEC || d->pts[i].kind == DBG_SW_EXEC))
-				skip = rip;
-	}
-	v->dbg_skipping = skip != ~0ull;
-	struct debug_point *slot[DEBUG_HW_SLOTS];
-	int n = assign_slots(d, skip, slot);
-	for (int i = 0; i < n; i++) {
-		unsigned rw = slot[i]->kind == DBG_HW_EXEC ? 0 : slot[i]->kind == DBG_WATCH_WRITE ? 1 : 3;
-		g.arch.debugreg[i] = slot[i]->addr;
-		g.arch.debugreg[7] |= (1ull << (2 * i)) | ((uint64_t)rw << (16 + 4 * i)) |
-				      ((uint64_t)dr7_len_bits(slot[i]->len) << (18 + 4 * i));
-	}
-	if (n)
-		g.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
-	if (d && d->nplanted)
-		g.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
-	bool stepping = d && d->stepping && v->index == 0;
-	if (stepping || v->dbg_skipping || (d && d->soft_watch && v->index == 0)) {
-		g.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-		/* Only an explicit step holds interrupts; a software watch must let the
-		 * guest run as it would, timer interrupts and all. */
-		if (stepping && !d->step_irqs && blockirq_supported(d))
-			g.control |= KVM_GUESTDBG_BLOCKIRQ;
-	}
-	/* Consecutive steps set the same state: skip the ioctl then. */
-	if (memcmp(&g, &v->dbg_applied, sizeof(g)) != 0 && v->acc->set_guest_debug(v->av, &g) == 0)
-		v->dbg_applied = g;
-}
-
-static void debug_vcpu_enter(struct vcpu *v)
-{
-	if (!v->vm->dbg)
-		return; /* never debugged: nothing to set or clear */
-	pthread_mutex_lock(&engine_lock);
-	apply(v, true);
-	pthread_mutex_unlock(&engine_lock);
-}
-
-/* ---- hits ---- */
-
-/* True if the instruction before RIP is a hlt: a halted vCPU always sits there.
- * Some hosts (PVM) leave the MP state HALTED after an interrupt woke the vCPU
- * under single-step; elsewhere than after a hlt that state is stale. */
-static bool debug_after_hlt(struct vcpu *v)
-{
-	uint64_t rip = linear_rip(v), gpa = 0;
-	return rip && debug_linear_to_phys(v, rip - 1, &gpa) == 0 && gpa < v->vm->low_size &&
-	       v->vm->mem[gpa] == 0xf4;
-}
-
-static void stop_locked(struct vcpu *v, enum stop_kind kind, const char *reason, int bp)
-{
-	struct vm_stop s;
-	vcpu_stop_init(v, &s, kind);
-	s.breakpoint = bp;
-	snprintf(s.reason, sizeof(s.reason), "%s", reason);
-	if (v->vm->dbg)
-		s.steps = v->vm->dbg->steps_done;
-	vm_request_stop(v->vm, &s);
-}
-
-static void watch_hit(struct vcpu *v, struct debug_point *p, uint64_t now, uint64_t pc);
-
-static bool read_watched(struct vcpu *v, const struct debug_point *p, uint64_t *value)
-{
-	uint64_t gpa = 0;
-	*value = 0;
-	if (debug_linear_to_phys(v, p->addr, &gpa) < 0 || gpa + p->len > v->vm->low_size)
-		return false;
-	memcpy(value, v->vm->mem + gpa, p->len);
-	return true;
-}
-
-/* Software watchpoints: after each instruction, compare the watched bytes. */
-static bool soft_watch_check(struct vcpu *v)
-{
-	struct debug_state *d = v->vm->dbg;
-	uint64_t writer = d->prev_rip;
-	d->prev_rip = linear_rip(v);
-	for (int i = 0; i < d->npts; i++) {
-		struct debug_point *p = &d->pts[i];
-		uint64_t now;
-		if (p->enabled && is_watch(p->kind) && read_watched(v, p, &now) && now != p->last_value) {
-			watch_hit(v, p, now, writer);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* One instruction retired on this vCPU under single-step (engine_lock held). */
-static void step_retired(struct vcpu *v)
-{
-	struct debug_state *d = v->vm->dbg;
-	if (v->dbg_skipping) {
-		v->dbg_skipping = false;
-		plant_all(v->vm, ~0ull);
-		apply(v, false);
-	}
-	/* Whenever interrupts may be taken while stepping, keep TF out of frames. */
-	if (v->index == 0 && d && ((d->stepping && d->step_irqs) || d->soft_watch)) {
-		struct kvm_regs r;
-		tfleak_scrub(v, d->step_from_ip);
-		if (v->acc->get_regs(v->av, &r) == 0)
-			d->step_from_ip = r.rip;
-	}
-	if (d && d->soft_watch && v->index == 0 && soft_watch_check(v))
-		return;
-	if (!d || !d->stepping || v->index != 0)
-		return;
-	d->steps_done++;
-	if (--d->steps_left == 0) {
-		char msg[64];
-		snprintf(msg, sizeof(msg), "stepped %llu instruction%s", (unsigned long long)d->steps_done,
-			 d->steps_done == 1 ? "" : "s");
-		stop_locked(v, STOP_STEP, msg, 0);
-	} else if (d->step_deadline_ns && stats_now_ns() >= d->step_deadline_ns) {
-		char msg[96];
-		snprintf(msg, sizeof(msg), "the time given to step ran out after %llu instructions",
-			 (unsigned long long)d->steps_done);
-		stop_locked(v, STOP_TIMEOUT, msg, 0);
-	} else if (engine_take_interrupt()) {   /* Ctrl-C: a stop, as vm_wait makes one */
-		char msg[96];
-		snprintf(msg, sizeof(msg), "interrupted by the user after %llu instructions",
-			 (unsigned long long)d->steps_done);
-		stop_locked(v, STOP_INTERRUPT, msg, 0);
-	}
-}
-
-static void breakpoint_hit(struct vcpu *v, struct debug_point *p)
-{
-	char msg[96];
-	p->hits++;
-	snprintf(msg, sizeof(msg), "breakpoint %d at 0x%llx", p->id, (unsigned long long)p->addr);
-	int id = p->id;
-	bool temp = p->temporary;
-	stop_locked(v, STOP_BREAKPOINT, msg, id);
-	if (temp) {
-		struct debug_state *d = v->vm->dbg;
-		memmove(p, p + 1, (size_t)(d->pts + d->npts - (p + 1)) * sizeof(*p));
-		d->npts--;
-	}
-}
-
-static void watch_hit(struct vcpu *v, struct debug_point *p, uint64_t now, uint64_t pc)
-{
-	p->hits++;
-	char msg[160];
-	snprintf(msg, sizeof(msg), "watchpoint %d: %u bytes at 0x%llx %s 0x%llx -> 0x%llx", p->id, p->len,
-		 (unsigned long long)p->addr, p->kind == DBG_WATCH_RW ? "accessed," : "written,",
-		 (unsigned long long)p->last_value, (unsigned long long)now);
-	stop_locked(v, STOP_WATCH, msg, p->id);
-	struct vm_stop *s = &v->vm->stop;
-	if (s->kind == STOP_WATCH && s->breakpoint == p->id) {
-		s->watch_addr = p->addr;
-		s->watch_old = p->last_value;
-		s->watch_new = now;
-		s->watch_pc = pc;
-	}
-	p->last_value = now;
-}
-
-static void debug_on_exit(struct vcpu *v)
-{
-	struct kvm_debug_exit_arch *a = &v->run->debug.arch;
-	pthread_mutex_lock(&engine_lock);
-	struct debug_state *d = v->vm->dbg;
-	struct debug_point *slot[DEBUG_HW_SLOTS];
-	int n = assign_slots(d, v->dbg_skipping ? linear_rip(v) : ~0ull, slot);
-	bool handled = false;
-	for (int i = 0; i < n && !handled; i++) {
-		if (!(a->dr6 & (1u << i)))
-			continue;
-		uint64_t now;
-		if (slot[i]->kind == DBG_HW_EXEC)
-			breakpoint_hit(v, slot[i]);
-		else if (read_watched(v, slot[i], &now))
-			watch_hit(v, slot[i], now, 0);
-		handled = true;
-	}
-	if (!handled && a->exception == 3) {
-		uint64_t rip = linear_rip(v);
-		for (int i = 0; d && i < d->npts && !handled; i++)
-			if (d->pts[i].kind == DBG_SW_EXEC && d->pts[i].addr == rip) {
-				breakpoint_hit(v, &d->pts[i]);
-				handled = true;
-			}
-		if (!handled)
-			stop_locked(v, STOP_BREAKPOINT, "the guest executed an int3 of its own", 0);
-		handled = true;
-	}
-	if (!handled)
-		step_retired(v);
-	else if (v->dbg_skipping && d && d->stepping)
-		step_retired(v);
-	pthread_mutex_unlock(&engine_lock);
-}
-
-static void debug_on_io(struct vcpu *v)
-{
-	struct vm *vm = v->vm;
-	if (!v->dbg_skipping && !(vm->dbg && vm->dbg->stepping && v->index == 0))
-		return;
-	/* Finish the instruction now: on hardware KVM this run reports the
-	 * single-step trap of the I/O instruction; on PVM it was already retired. */
-	v->run->immediate_exit = 1;
-	int r = v->acc->vcpu_run(v->av);
-	v->pending_io = false;
-	pthread_mutex_lock(&engine_lock);
-	if (!vm->pause_req)
-		v->run->immediate_exit = 0;
-	pthread_mutex_unlock(&engine_lock);
-	if (r == 0 && v->run->exit_reason == KVM_EXIT_DEBUG) {
-		debug_on_exit(v);
-		return;
-	}
-	pthread_mutex_lock(&engine_lock);
-	step_retired(v);
-	pthread_mutex_unlock(&engine_lock);
-}
-
-static bool debug_on_emulation_failure(struct vcpu *v)
-{
-	struct kvm_run *r = v->run;
-	if (!(r->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) ||
-	    r->emulation_failure.insn_size < 1 || r->emulation_failure.insn_bytes[0] != 0xcc)
-		return false;
-	uint64_t rip = linear_rip(v);
-	bool hit = false;
-	pthread_mutex_lock(&engine_lock);
-	struct debug_state *d = v->vm->dbg;
-	for (int i = 0; d && i < d->npts && !hit; i++)
-		if (d->pts[i].kind == DBG_SW_EXEC && d->pts[i].addr == rip && is_planted(d, d->pts[i].id)) {
-			breakpoint_hit(v, &d->pts[i]);
-			hit = true;
-		}
-	pthread_mutex_unlock(&engine_lock);
-	return hit;
-}
-
-/* vCPU thread, idle check: a hlt reached while stepping with interrupts held
- * can never end. Stop and say so rather than wait forever. */
-static bool debug_check_held_halt(struct vcpu *v)
-{
-	struct kvm_mp_state mp;
-	bool stuck = false;
-	pthread_mutex_lock(&engine_lock);
-	struct debug_state *d = v->vm->dbg;
-	if (d && d->stepping && !d->step_irqs && v->index == 0 &&
-	    v->acc->get_mp_state(v->av, &mp) == 0 && mp.mp_state == KVM_MP_STATE_HALTED) {
-		stop_locked(v, STOP_STEP, "the guest executed hlt while stepping with interrupts held, so "
-			    "nothing can wake it; step with {interrupts = true} to let the next interrupt in", 0);
-		stuck = true;
-	}
-	pthread_mutex_unlock(&engine_lock);
-	return stuck;
-}
-
-static bool observe_exit(struct vcpu *v)
-{
-	switch (v->run->exit_reason) {
-	case KVM_EXIT_IO:
-	case KVM_EXIT_MMIO:
-		debug_on_io(v);
-		return false;
-	case KVM_EXIT_DEBUG:
-		debug_on_exit(v);
-		return true;
-	case KVM_EXIT_INTERNAL_ERROR:
-		return debug_on_emulation_failure(v);
-	default:
-		return false;
-	}
-}
-
-static enum vcpu_halt_verdict observe_halted(struct vcpu *v)
-{
-	if (debug_check_held_halt(v))
-		return HALT_HANDLED;
-	return debug_after_hlt(v) ? HALT_OK : HALT_STALE;
-}
-
-const struct vcpu_observer debug_observer = {
-	.name = "debugger", .enter = debug_vcpu_enter, .exit = observe_exit, .halted = observe_halted,
-};
-
 /* ---- stepping ---- */
 
-/* The privilege level vCPU 0 runs at: 0 in real mode, else SS.DPL. */
-static int current_cpl(struct vm *vm)
+/* Why vCPU `i` cannot be stepped now, or 0. */
+static int refuse_step(struct vm *vm, int i)
 {
-	struct kvm_sregs s;
-	if (vm_get_sregs(vm, 0, &s) < 0)
-		return 0;
-	return (s.cr0 & 1) ? s.ss.dpl : 0;
-}
-
-int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out)
-{
-	return vm_step_timeout(vm, n, interrupts, -1, out);
-}
-
-int vm_step_timeout(struct vm *vm, uint64_t n, bool interrupts, int64_t timeout_ms, struct vm_stop *out)
-{
-	if (n == 0)
-		return err_set(-EINVAL, "step needs a count of at least 1");
-	int cpl = current_cpl(vm);
-	if (cpl == 3 && !probe_accel(vm->accel)->ring[3].step)
+	if (i < 0 || i >= vm->nvcpus)
+		return err_set(-EINVAL, "no vCPU %d: VM %s has vCPUs 0 to %d", i, vm->name, vm->nvcpus - 1);
+	struct vcpu *v = &vm->vcpus[i];
+	struct kvm_mp_state mp;
+	if (v->acc->get_mp_state(v->av, &mp) == 0 &&
+	    (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED))
+		return err_set(-EINVAL, "vCPU %d has not been started: it waits for the guest to send it "
+			       "INIT and a start-up IPI, so it has no instruction to step", i);
+	/* The privilege level it runs at: 0 in real mode, else SS.DPL. */
+	struct kvm_sregs sr;
+	bool ring3 = vm_get_sregs(vm, i, &sr) == 0 && (sr.cr0 & 1) && sr.ss.dpl == 3;
+	if (ring3 && !probe_accel(vm->accel)->ring[3].step)
 		return err_set(-ENOTSUP, "this host's KVM cannot single-step ring-3 code: the trap goes "
 			       "to the guest instead of to hvwb (hosts without hardware virtualization, "
 			       "such as PVM, run ring 3 natively). Use breakpoints in ring-0 code, or a "
 			       "host with VT-x/AMD-V; wb.host() shows what this host can do");
+	return 0;
+}
+
+/* After a breakpoint stop inside a step: true when its condition says to go
+ * on (the stop is not one), judged here, on the stepping thread. */
+static bool condition_passes(struct vm *vm, const struct vm_stop *st)
+{
+	if (st->kind != STOP_BREAKPOINT)
+		return false;
+	pthread_mutex_lock(&engine_lock);
+	bool judge = debug_has_condition(vm, st->breakpoint) && vm->dbg->steps_left > 0;
+	pthread_mutex_unlock(&engine_lock);
+	return judge && !condition_hook(vm, st->breakpoint);
+}
+
+int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out)
+{
+	struct step_opts o = { .vcpu = 0, .interrupts = interrupts, .timeout_ms = -1 };
+	return vm_step_with(vm, n, &o, out);
+}
+
+int vm_step_with(struct vm *vm, uint64_t n, const struct step_opts *o, struct vm_stop *out)
+{
+	if (n == 0)
+		return err_set(-EINVAL, "step needs a count of at least 1");
+	int r = refuse_step(vm, o->vcpu);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&engine_lock);
 	struct debug_state *d = state(vm);
 	if (d) {
 		d->stepping = true;
-		d->step_irqs = interrupts;
+		d->step_vcpu = o->vcpu;
+		d->step_irqs = o->interrupts;
 		d->steps_left = n;
 		d->steps_done = 0;
-		d->step_deadline_ns = timeout_ms < 0 ? 0 : stats_now_ns() + (uint64_t)timeout_ms * 1000000u;
-		vm->solo = true;
+		d->step_deadline_ns = o->timeout_ms < 0 ? 0 : stats_now_ns() + (uint64_t)o->timeout_ms * 1000000u;
 	}
 	pthread_mutex_unlock(&engine_lock);
 	if (!d)
 		return err_set(-ENOMEM, "out of memory");
-	/* The VM is stopped, so every vCPU thread is parked: run vCPU 0 right
-	 * here and spare two thread hand-overs per step. */
-	int r = vm_start_inline(vm);
-	if (r == 0) {
-		vcpu_run_inline(&vm->vcpus[0]);
+	/* The VM is stopped, so every vCPU thread is parked: run the vCPU right
+	 * here and spare two thread hand-overs per step. A breakpoint whose
+	 * condition says no is stepped on from, as a run would. */
+	struct vm_stop st;
+	memset(&st, 0, sizeof(st));
+	do {
+		r = vm_start_inline(vm);
+		if (r < 0)
+			break;
+		vcpu_run_inline(&vm->vcpus[o->vcpu]);
 		vm_end_inline(vm);
-		vm_last_stop(vm, out);
-	}
+		vm_last_stop(vm, &st);
+	} while (condition_passes(vm, &st));
 	pthread_mutex_lock(&engine_lock);
 	d->stepping = false;
 	vm->solo = false;
-	if (r == 0 && out)
-		out->steps = d->steps_done;
+	st.steps = d->steps_done;
 	pthread_mutex_unlock(&engine_lock);
-	if (r == 0 && out)
+	if (r == 0 && out) {
+		*out = st;
 		disasm_locate_stop(vm, out);
+	}
 	return r;
 }
 

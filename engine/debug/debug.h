@@ -53,12 +53,19 @@ void debug_judge_condition(void *vm);              /* the host call */
 
 /* Runs vCPU 0 for exactly n instructions (other vCPUs stay parked) and waits.
  * interrupts: false holds pending interrupts while stepping (KVM_GUESTDBG_BLOCKIRQ),
- * true lets the CPU take them (stepping into the handler). */
+ * true lets the CPU take them (stepping into the handler). A breakpoint
+ * reached on the way stops it, unless its condition says no. */
 int vm_step(struct vm *vm, uint64_t n, bool interrupts, struct vm_stop *out);
-/* The same, giving up after timeout_ms (< 0: no limit) with a STOP_TIMEOUT;
- * an interrupt (vm_interrupt_waits, Ctrl-C) ends either with STOP_INTERRUPT.
- * Both leave the VM paused and say how many instructions ran. */
-int vm_step_timeout(struct vm *vm, uint64_t n, bool interrupts, int64_t timeout_ms, struct vm_stop *out);
+struct step_opts {
+	int vcpu;               /* the vCPU that steps; the others stay parked */
+	bool interrupts;        /* as for vm_step */
+	int64_t timeout_ms;     /* give up with a STOP_TIMEOUT after this (< 0: no limit) */
+};
+/* vm_step with options. A timeout or an interrupt (vm_interrupt_waits,
+ * Ctrl-C) ends it with STOP_TIMEOUT or STOP_INTERRUPT; every end leaves the
+ * VM paused and says how many instructions ran. A vCPU the guest has not
+ * started (waiting for SIPI) cannot step. */
+int vm_step_with(struct vm *vm, uint64_t n, const struct step_opts *o, struct vm_stop *out);
 
 /* --- for the engine's own files --- */
 /* Frees the VM's debug state. */

@@ -48,6 +48,7 @@ struct session {
 	bool noack, done;
 	enum gdb_end end;
 	int gvcpu;              /* Hg: the vCPU g/G/p/P/m/M address */
+	int cvcpu;              /* Hc: the vCPU s, S and a resume address act on */
 	struct gdb_layout lay;
 	struct gdb_parser parser;
 	struct gdb_bp bps[DEBUG_MAX_BREAKPOINTS];
@@ -237,24 +238,21 @@ static int set_pc(struct session *s, int vcpu, uint64_t addr)
 	return gdb_cpu_write(s->vm, vcpu, &c);
 }
 
-/* Steps `vcpu` (the engine steps vCPU 0 alone) or lets every vCPU run. */
+/* Steps `vcpu` alone (the others stay stopped) or lets every vCPU run. */
 static void do_resume(struct session *s, bool step, int vcpu)
 {
 	struct vm_stop st;
-	int r;
-	if (step && vcpu != 0)
-		r = err_set(-ENOTSUP, "only vCPU 0 (thread 1) can be single-stepped: the engine's "
-			    "vm_step has no vCPU argument");
-	else
-		r = step ? vm_step(s->vm, 1, false, &st) : resume(s, &st);
+	struct step_opts one = { .vcpu = vcpu, .interrupts = false, .timeout_ms = -1 };
+	int r = step ? vm_step_with(s->vm, 1, &one, &st) : resume(s, &st);
 	if (r < 0)
 		put_error(s, r);
 	else
 		stop_reply(s, &st);
 }
 
-/* c[ADDR], s[ADDR], Csig[;ADDR], Ssig[;ADDR]: the address applies to vCPU 0,
- * the one that steps. Anything else after the command letter is an error. */
+/* c[ADDR], s[ADDR], Csig[;ADDR], Ssig[;ADDR]: the address applies to the
+ * vCPU Hc chose (vCPU 0 unless it chose one), the one that steps. Anything
+ * else after the command letter is an error. */
 static void cmd_resume(struct session *s, const char *args, bool with_signal, bool step)
 {
 	uint64_t addr, sig;
@@ -272,7 +270,7 @@ static void cmd_resume(struct session *s, const char *args, bool with_signal, bo
 		if (gdb_parse_hex(&args, &addr) < 0 || *args)
 			r = err_set(-EINVAL, "bad resume address");
 		else
-			r = set_pc(s, 0, addr);
+			r = set_pc(s, s->cvcpu, addr);
 	} else if (r == 0 && args && with_signal) {
 		r = -EINVAL; /* "Csig;" without an address */
 	}
@@ -280,7 +278,7 @@ static void cmd_resume(struct session *s, const char *args, bool with_signal, bo
 		put_error(s, r);
 		return;
 	}
-	do_resume(s, step, 0);
+	do_resume(s, step, s->cvcpu);
 }
 
 /* A thread id after ':' in vCont: -1 (all), or 1..vCPUs. Sets *vcpu (-1: all). */
@@ -635,7 +633,7 @@ static void dispatch(struct session *s, const char *p, size_t len)
 	case 'z': cmd_breakpoint(s, p + 1, false); break;
 	case 'q': case 'Q': cmd_query(s, p); break;
 	case 'H':
-		if (p[1] == 'g' ? thread_ok(s, p + 2, &s->gvcpu) : thread_ok(s, p + 2, NULL))
+		if (thread_ok(s, p + 2, p[1] == 'g' ? &s->gvcpu : p[1] == 'c' ? &s->cvcpu : NULL))
 			put(s, "OK");
 		else
 			put_error(s, EINVAL);

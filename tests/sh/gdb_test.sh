@@ -6,7 +6,7 @@
 vm_usable || skip_all "no VM can be made here: $(vm_why)"
 command -v gdb >/dev/null || skip_all "gdb not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
-plan 43
+plan 45
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
 S=samples/build
@@ -234,10 +234,13 @@ like "$out" 'rip_before=0000100000000000 vCont_s1=T05thread:1;.* rip_after=01001
 ok $(unlike_asan "$dir/raw64.err"; echo $?) "no sanitizer report from the raw session"
 like "$(cat "$dir/raw64.err")" 'session ended: kill' "the raw session survives to its kill"
 
-# 6. Two vCPUs: a step of thread 2 is refused (the engine steps vCPU 0 only)
-#    instead of stepping thread 1 in its place.
-serve smp -e 'local vm = wb.vm{ name = "smp", mem = "2M", vcpus = 2 }
-assert(vm:load("'"$S"'/counter.bin", { addr = 0xF0000, entry = 0xFFFF0 }))'
+# 6. Two running vCPUs (samples/smp32.S: the AP counts in a real-mode loop at
+#    linear 0x8004): vCont;s:2 and Hc2 + s step thread 2 alone; thread 1 stays.
+serve smp -e 'local vm = wb.vm{ name = "smp", mem = "4M", vcpus = 2 }
+assert(vm:load("'"$S"'/smp32.elf"))
+local bp = vm:breakpoint("bsp_idle")
+assert(vm:run{ timeout = 30 }.breakpoint == bp, "the AP did not start")
+vm:delete(bp)'
 out=$(timeout 60 python3 - "$PORT" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -256,14 +259,28 @@ def cmd(p):
         if not d:
             return "<closed>"
         buf += d
+def eip(thread):
+    cmd(b"Hg%d" % thread)
+    return int.from_bytes(bytes.fromhex(cmd(b"p8")), "little")
 cmd(b"QStartNoAckMode")
-out = [cmd(b"qfThreadInfo"), cmd(b"vCont;s:2"), cmd(b"vCont;s:3"), cmd(b"vCont;s:1")[:12]]
+out = [cmd(b"qfThreadInfo")]
+bsp, ap = eip(1), eip(2)
+out.append(cmd(b"vCont;s:2")[:12])
+ap1 = eip(2)
+out.append(cmd(b"Hc2"))
+out.append(cmd(b"s")[:12])
+ap2 = eip(2)
+out += ["ap:%x,%x,%x" % (ap, ap1, ap2), "bsp_moved:%s" % (eip(1) != bsp)]
+out += [cmd(b"vCont;s:3"), cmd(b"vCont;s:1")[:12]]
 s.sendall(b"$k#6b")
 print(" ".join(out))
 PY
 )
 wait
-like "$out" '^m1,2 E5f E16 T05thread:1;$' "vCont;s:2 on two vCPUs is refused, s:3 names no thread, s:1 steps"
+echo "# $out"
+like "$out" '^m1,2 T05thread:2; OK T05thread:2; ' "vCont;s:2 and Hc2 + s step thread 2"
+like "$out" ' ap:(4,a,c|a,c,4|c,4,a) bsp_moved:False ' "thread 2 walks its loop (lock incl, pause, jmp) while thread 1 stays"
+like "$out" ' E16 T05thread:1;$' "vCont;s:3 names no thread; s:1 steps thread 1"
 # 7. A breakpoint condition set from Lua is judged where the stop happens:
 #    gdb's continue stops only once it holds (issue 17).
 serve cond -e 'local vm = wb.vm{ name = "cond", mem = "16M" }
