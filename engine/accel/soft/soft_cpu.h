@@ -321,6 +321,44 @@ void soft_reg_set(struct accel_vcpu *c, const struct soft_insn *i, int r, int si
 		  uint64_t v);
 uint64_t soft_rm_get(struct accel_vcpu *c, const struct soft_insn *i, int size);
 void soft_rm_set(struct accel_vcpu *c, const struct soft_insn *i, int size, uint64_t v);
+/* Guest RAM is shared with the other vCPUs (and the guest races on it by
+ * design: spinning on a flag another vCPU sets). x86 makes naturally aligned
+ * accesses of up to 8 bytes atomic, so those are relaxed atomics here: never
+ * torn, and plain moves on the host. Anything else is copied bytewise. */
+static inline uint64_t soft_ram_load(const uint8_t *p, int size)
+{
+	uint64_t v = 0;
+	if (((uintptr_t)p & (size - 1)) != 0)
+		__builtin_memcpy(&v, p, (size_t)size);
+	else if (size == 1)
+		v = __atomic_load_n(p, __ATOMIC_RELAXED);
+	else if (size == 2)
+		v = __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+	else if (size == 4)
+		v = __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
+	else if (size == 8)
+		v = __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+	else
+		__builtin_memcpy(&v, p, (size_t)size);
+	return v;
+}
+
+static inline void soft_ram_store(uint8_t *p, int size, uint64_t v)
+{
+	if (((uintptr_t)p & (size - 1)) != 0)
+		__builtin_memcpy(p, &v, (size_t)size);
+	else if (size == 1)
+		__atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED);
+	else if (size == 2)
+		__atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELAXED);
+	else if (size == 4)
+		__atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED);
+	else if (size == 8)
+		__atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED);
+	else
+		__builtin_memcpy(p, &v, (size_t)size);
+}
+
 static inline uint64_t soft_mask(int size)
 {
 	return size == 8 ? ~0ull : (1ull << (size * 8)) - 1;

@@ -113,9 +113,7 @@ static uint64_t pte_read(struct accel_vcpu *c, uint64_t gpa, int size, uint8_t *
 	if (!p)
 		soft_emul_fail(c); /* page tables outside RAM: not supported */
 	*where = p;
-	uint64_t v = 0;
-	memcpy(&v, p, size);
-	return v;
+	return soft_ram_load(p, size);
 }
 
 static void pte_set(uint8_t *p, int size, uint64_t bits)
@@ -271,7 +269,7 @@ static uint64_t read_split(struct accel_vcpu *c, uint64_t lin, int size, int kin
 	for (int k = 0; k < size; k++) {
 		uint8_t *p = soft_translate(c, lin + k, kind, user);
 		if (p)
-			b[k] = *p;
+			b[k] = (uint8_t)soft_ram_load(p, 1);
 		else
 			soft_phys_access(c, c->xlat_gpa, &b[k], 1, false);
 	}
@@ -288,14 +286,8 @@ static uint64_t lin_read(struct accel_vcpu *c, uint64_t lin, int size, int kind,
 		return read_split(c, lin, size, kind, user);
 	uint8_t *p = soft_translate(c, lin, kind, user);
 	uint64_t v = 0;
-	if (p) {
-		switch (size) {
-		case 1: return *p;
-		case 2: { uint16_t x; memcpy(&x, p, 2); return x; }
-		case 4: { uint32_t x; memcpy(&x, p, 4); return x; }
-		default: memcpy(&v, p, size); return v;
-		}
-	}
+	if (p)
+		return soft_ram_load(p, size);
 	soft_phys_access(c, c->xlat_gpa, &v, size, false);
 	return v;
 }
@@ -312,7 +304,7 @@ static void lin_write(struct accel_vcpu *c, uint64_t lin, int size, uint64_t v, 
 			uint8_t b = v >> (8 * k);
 			uint8_t *p = soft_translate(c, lin + k, ACC_W, user);
 			if (p)
-				*p = b;
+				soft_ram_store(p, 1, b);
 			else
 				soft_phys_access(c, c->xlat_gpa, &b, 1, true);
 		}
@@ -320,7 +312,7 @@ static void lin_write(struct accel_vcpu *c, uint64_t lin, int size, uint64_t v, 
 	}
 	uint8_t *p = soft_translate(c, lin, ACC_W, user);
 	if (p) {
-		memcpy(p, &v, size);
+		soft_ram_store(p, size, v);
 		return;
 	}
 	soft_phys_access(c, c->xlat_gpa, &v, size, true);
