@@ -38,8 +38,6 @@ static void cpu_init(struct gdb_cpu *c, bool long_mode)
 	memset(c, 0, sizeof(*c));
 	c->r.rflags = 2;
 	c->have_fpu = true;
-	c->mxcsr_settable = true;
-	c->mxcsr_read = 0x1f80;
 	c->f.fcw = 0x37f;
 	c->f.mxcsr = 0x1f80;
 	if (long_mode) {

@@ -1,9 +1,10 @@
 /* cpustate: per-vCPU ioctls for the debugger's register views that the core
  * engine does not need: MSRs, debug registers, XCR0 and the x87/SSE/AVX
- * registers. The vector registers are decoded from the standard
- * (non-compacted) XSAVE layout KVM_GET_XSAVE returns: legacy FXSAVE area at
- * 0 (ST0-7 at 32, XMM0-15 at 160), XSAVE header at 512, YMM upper halves at
- * 576. */
+ * registers. The vector registers are decoded from, and the FPU written
+ * into, the standard (non-compacted) XSAVE layout KVM_GET_XSAVE returns:
+ * legacy FXSAVE area at 0 (FCW 0, FSW 2, abridged FTW 4, FOP 6, FIP 8,
+ * FDP 16, MXCSR 24, MXCSR_MASK 28, ST0-7 at 32, XMM0-15 at 160), XSAVE
+ * header at 512 (XSTATE_BV first), YMM upper halves at 576. */
 #include "engine/core/cpustate.h"
 
 #include <errno.h>
@@ -14,6 +15,8 @@
 #include "util/le.h"
 #include "engine/core/vm_internal.h"
 
+#define XFEATURE_X87 (1ull << 0)
+#define XFEATURE_SSE (1ull << 1)
 #define XFEATURE_YMM (1ull << 2)
 
 /* struct kvm_msrs ends in a flexible array: one entry is all we need. */
@@ -87,7 +90,6 @@ int cpu_get_xcr0(struct vm *vm, int vcpu, uint64_t *xcr0)
 	return 0;
 }
 
-
 static void decode_xsave(const uint8_t *a, struct cpu_vector_state *out)
 {
 	out->fcw = le_get16(a);
@@ -109,24 +111,111 @@ static void decode_xsave(const uint8_t *a, struct cpu_vector_state *out)
 	out->from_xsave = true;
 }
 
-static int vector_from_fpu(struct vm *vm, int vcpu, struct cpu_vector_state *out)
+static void vector_from_fpu(const struct kvm_fpu *f, struct cpu_vector_state *out)
 {
-	struct kvm_fpu f;
+	out->fcw = f->fcw;
+	out->fsw = f->fsw;
+	out->ftw = f->ftwx;
+	out->fop = f->last_opcode;
+	out->fip = f->last_ip;
+	out->fdp = f->last_dp;
+	out->mxcsr = f->mxcsr;
+	for (int i = 0; i < 8; i++)
+		memcpy(out->st[i], f->fpr[i], 10);
+	memcpy(out->xmm, f->xmm, sizeof(out->xmm));
+}
+
+static void fpu_from_vector(const struct cpu_vector_state *vs, struct kvm_fpu *f)
+{
+	f->fcw = vs->fcw;
+	f->fsw = vs->fsw;
+	f->ftwx = vs->ftw;
+	f->last_opcode = vs->fop;
+	f->last_ip = vs->fip;
+	f->last_dp = vs->fdp;
+	f->mxcsr = vs->mxcsr;
+	for (int i = 0; i < 8; i++)
+		memcpy(f->fpr[i], vs->st[i], 10);
+	memcpy(f->xmm, vs->xmm, sizeof(f->xmm));
+}
+
+/* Writes the kvm_fpu fields into the legacy area of XSAVE image a; the
+ * MXCSR mask at 28 and the reserved bytes after each ST register stay. */
+static void encode_fpu(const struct kvm_fpu *f, uint8_t *a)
+{
+	le_put16(a, f->fcw);
+	le_put16(a + 2, f->fsw);
+	a[4] = f->ftwx;
+	le_put16(a + 6, f->last_opcode);
+	le_put64(a + 8, f->last_ip);
+	le_put64(a + 16, f->last_dp);
+	le_put32(a + 24, f->mxcsr);
+	for (int i = 0; i < 8; i++)
+		memcpy(a + 32 + 16 * i, f->fpr[i], 10);
+	for (int i = 0; i < 16; i++)
+		memcpy(a + 160 + 16 * i, f->xmm[i], 16);
+	/* A clear bit would make XRSTOR load the component's initial state
+	 * instead of what was just written: x87 and SSE are now in use. */
+	le_put64(a + 512, le_get64(a + 512) | XFEATURE_X87 | XFEATURE_SSE);
+}
+
+/* The accelerator's XSAVE image of the vCPU in *out, to free(), or NULL
+ * when it has none (the caller falls back to the FPU calls); -ENOMEM only
+ * when there is no memory for the image. */
+static int read_xsave(struct vcpu *v, struct kvm_xsave **out)
+{
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		return err_set(-ENOMEM, "out of memory");
+	if (v->acc->get_xsave(v->av, *out) < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
+/* KVM_GET_FPU shows the FXSAVE image as stored, but KVM_GET_XSAVE shows a
+ * component whose XSTATE_BV bit is clear in its initial state, which is
+ * what the guest gets when it runs (and on some hosts MXCSR differs
+ * between the two): so where XSAVE works it is the truth. */
+int cpu_get_fpu(struct vm *vm, int vcpu, struct kvm_fpu *f)
+{
+	memset(f, 0, sizeof(*f));
 	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
-	int r = v ? vcpu_result(v, v->acc->get_fpu(v->av, &f), "reading the FPU registers") : -EBUSY;
+	if (!v)
+		return -EBUSY;
+	struct kvm_xsave *xs;
+	int r = read_xsave(v, &xs);
 	if (r < 0)
 		return r;
-	out->fcw = f.fcw;
-	out->fsw = f.fsw;
-	out->ftw = f.ftwx;
-	out->fop = f.last_opcode;
-	out->fip = f.last_ip;
-	out->fdp = f.last_dp;
-	out->mxcsr = f.mxcsr;
-	for (int i = 0; i < 8; i++)
-		memcpy(out->st[i], f.fpr[i], 10);
-	memcpy(out->xmm, f.xmm, sizeof(out->xmm));
+	if (!xs)
+		return vcpu_result(v, v->acc->get_fpu(v->av, f), "reading the FPU registers");
+	struct cpu_vector_state vs;
+	memset(&vs, 0, sizeof(vs));
+	decode_xsave((const uint8_t *)xs->region, &vs);
+	free(xs);
+	fpu_from_vector(&vs, f);
 	return 0;
+}
+
+/* Through XSAVE where the accelerator has it: KVM_SET_FPU writes the
+ * FXSAVE image but not XSTATE_BV (a component the guest never used stays
+ * in its initial state and the write is lost) and leaves MXCSR out. */
+int cpu_set_fpu(struct vm *vm, int vcpu, const struct kvm_fpu *f)
+{
+	struct vcpu *v = vm_stopped_vcpu(vm, vcpu);
+	if (!v)
+		return -EBUSY;
+	struct kvm_xsave *xs;
+	int r = read_xsave(v, &xs);
+	if (r < 0)
+		return r;
+	if (!xs)
+		return vcpu_result(v, v->acc->set_fpu(v->av, f), "setting the FPU registers");
+	encode_fpu(f, (uint8_t *)xs->region);
+	r = vcpu_result(v, v->acc->set_xsave(v->av, xs), "setting the FPU registers (XSAVE)");
+	free(xs);
+	return r;
 }
 
 int cpu_get_vector_state(struct vm *vm, int vcpu, struct cpu_vector_state *out)
@@ -138,16 +227,19 @@ int cpu_get_vector_state(struct vm *vm, int vcpu, struct cpu_vector_state *out)
 	if (cpu_get_xcr0(vm, vcpu, &out->xcr0) < 0)
 		out->xcr0 = 1;
 	out->has_ymm = out->xcr0 & XFEATURE_YMM;
-	struct kvm_xsave *xs = calloc(1, sizeof(*xs));
-	if (!xs)
-		return err_set(-ENOMEM, "out of memory");
-	int r = v->acc->get_xsave(v->av, xs);
-	if (r == 0)
+	struct kvm_xsave *xs;
+	int r = read_xsave(v, &xs);
+	if (r < 0)
+		return r;
+	if (xs) {
 		decode_xsave((const uint8_t *)xs->region, out);
-	free(xs);
-	if (r < 0) {
-		out->has_ymm = false;
-		return vector_from_fpu(vm, vcpu, out);
+		free(xs);
+		return 0;
 	}
-	return 0;
+	out->has_ymm = false;
+	struct kvm_fpu f;
+	r = vcpu_result(v, v->acc->get_fpu(v->av, &f), "reading the FPU registers");
+	if (r == 0)
+		vector_from_fpu(&f, out);
+	return r;
 }

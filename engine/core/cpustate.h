@@ -1,6 +1,8 @@
 /* cpustate: the vCPU state beyond vm_get_regs/vm_get_sregs that a debugger
- * shows: model-specific registers by number, debug registers, x87/SSE/AVX
- * registers (from XSAVE, or KVM_GET_FPU when XSAVE is missing) and XCR0.
+ * shows and writes: model-specific registers by number, debug registers,
+ * the FPU (x87 and SSE), x87/SSE/AVX registers and XCR0. The FPU is read
+ * from and written through XSAVE, or KVM_GET_FPU/KVM_SET_FPU when the
+ * accelerator has no XSAVE.
  * Every call refuses with -EBUSY while the VM runs, like vm_get_regs. */
 #ifndef HVWB_CPUSTATE_H
 #define HVWB_CPUSTATE_H
@@ -21,6 +23,14 @@ int cpu_set_debugregs(struct vm *vm, int vcpu, const struct kvm_debugregs *dr);
 
 /* XCR0, the enabled XSAVE features (1 = x87 only when XCRS are missing). */
 int cpu_get_xcr0(struct vm *vm, int vcpu, uint64_t *xcr0);
+
+/* The FPU as the guest has it (XSAVE shows unused components in their
+ * initial state, KVM_GET_FPU as stored). */
+int cpu_get_fpu(struct vm *vm, int vcpu, struct kvm_fpu *fpu);
+/* Writes every field of fpu into the XSAVE image's legacy area and marks
+ * x87 and SSE in use (XSTATE_BV), so the write takes effect even for a
+ * component the guest never used, MXCSR included; KVM_SET_FPU without XSAVE. */
+int cpu_set_fpu(struct vm *vm, int vcpu, const struct kvm_fpu *fpu);
 
 struct cpu_vector_state {
 	uint16_t fcw, fsw, fop;

@@ -157,8 +157,6 @@ int vm_sregs_readback(const struct kvm_sregs *want, const struct kvm_sregs *got)
 bool vm_canonical(uint64_t addr);
 /* "31, 15..12": the set bits of a mask, for messages. */
 void vm_bits_text(uint64_t bits, char *buf, size_t cap);
-int vm_get_fpu(struct vm *vm, int vcpu, struct kvm_fpu *fpu);
-int vm_set_fpu(struct vm *vm, int vcpu, const struct kvm_fpu *fpu);
 
 /* CPUID (vm_cpuid.c): hides features (cpuid.h) from every vCPU; only before
  * the VM's first run. vm_cpuid_get gives vCPU's table, to free(). */

@@ -128,18 +128,6 @@ int vm_set_cpu(struct vm *vm, int i, const struct kvm_regs *r, const struct kvm_
 	return rc;
 }
 
-int vm_get_fpu(struct vm *vm, int i, struct kvm_fpu *f)
-{
-	struct vcpu *v = stopped_vcpu(vm, i);
-	return v ? vcpu_result(v, v->acc->get_fpu(v->av, f), "reading the FPU registers") : -EBUSY;
-}
-
-int vm_set_fpu(struct vm *vm, int i, const struct kvm_fpu *f)
-{
-	struct vcpu *v = stopped_vcpu(vm, i);
-	return v ? vcpu_result(v, v->acc->set_fpu(v->av, f), "setting the FPU registers") : -EBUSY;
-}
-
 int vm_boot(struct vm *vm, const struct boot_plan *plan, const char *what)
 {
 	struct guest_ram ram = vm_ram(vm);

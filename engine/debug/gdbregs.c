@@ -1,6 +1,6 @@
 /* gdbregs: registers as the gdb stub shows them (gdbregs.h). The x87 and SSE
- * registers come from the vCPU's FXSAVE image (struct kvm_fpu) and go back
- * to it through vm_set_fpu; the x87 control registers follow gdb's reading
+ * registers come from the vCPU's FXSAVE image (struct kvm_fpu, as
+ * cpu_get_fpu gives it) and go back through cpu_set_fpu; the x87 control registers follow gdb's reading
  * of that image: fioff/fiseg are the low and high halves of the 64-bit FPU
  * instruction pointer (bytes 8..15 of FXSAVE), fooff/foseg those of the data
  * pointer, and ftag is the full tag word gdb derives from the abridged one
@@ -283,28 +283,6 @@ int gdb_cpu_check(const struct gdb_cpu *c)
 
 /* ---- the vCPU ---- */
 
-/* The FPU as the guest really has it. KVM_GET_FPU shows the FXSAVE image
- * as stored, but KVM_GET_XSAVE shows a component whose XSTATE_BV bit is
- * clear in its initial state, which is what the guest gets when it runs:
- * so where XSAVE works it is the truth, and KVM_GET_FPU only fills in. */
-static bool fpu_truth(struct vm *vm, int vcpu, struct kvm_fpu *f)
-{
-	struct cpu_vector_state vs;
-	if (cpu_get_vector_state(vm, vcpu, &vs) < 0 || !vs.from_xsave)
-		return false;
-	f->fcw = vs.fcw;
-	f->fsw = vs.fsw;
-	f->ftwx = vs.ftw;
-	f->last_opcode = vs.fop;
-	f->last_ip = vs.fip;
-	f->last_dp = vs.fdp;
-	f->mxcsr = vs.mxcsr;
-	for (int i = 0; i < 8; i++)
-		memcpy(f->fpr[i], vs.st[i], 10);
-	memcpy(f->xmm, vs.xmm, sizeof(f->xmm));
-	return true;
-}
-
 static bool fpu_same(const struct kvm_fpu *a, const struct kvm_fpu *b, const char **what)
 {
 	*what = NULL;
@@ -327,40 +305,40 @@ int gdb_cpu_read(struct vm *vm, int vcpu, struct gdb_cpu *c)
 	int r = vm_get_regs(vm, vcpu, &c->r);
 	if (r == 0)
 		r = vm_get_sregs(vm, vcpu, &c->s);
-	c->have_fpu = r == 0 && vm_get_fpu(vm, vcpu, &c->f) == 0;
+	c->have_fpu = r == 0 && cpu_get_fpu(vm, vcpu, &c->f) == 0;
 	c->fpu_dirty = false;
 	if (!c->have_fpu)
 		memset(&c->f, 0, sizeof(c->f));
-	/* KVM_GET_FPU and KVM_SET_FPU leave MXCSR out: where the two views
-	 * differ on it, MXCSR cannot be set through vm_set_fpu */
-	uint32_t fpu_mxcsr = c->f.mxcsr;
-	c->mxcsr_settable = !(c->have_fpu && fpu_truth(vm, vcpu, &c->f)) || fpu_mxcsr == c->f.mxcsr;
-	c->mxcsr_read = c->f.mxcsr;
+	return r;
+}
+
+/* Writes the FPU and reads it back. cpu_set_fpu goes through XSAVE, which
+ * keeps every field on kvm and soft; an accelerator that still drops one
+ * gets its old state back and the stub names what was lost rather than
+ * pretending the write took. */
+static int write_fpu(struct vm *vm, int vcpu, const struct kvm_fpu *f)
+{
+	struct kvm_fpu old, now;
+	const char *what;
+	int r = cpu_get_fpu(vm, vcpu, &old);
+	if (r == 0)
+		r = cpu_set_fpu(vm, vcpu, f);
+	if (r == 0)
+		r = cpu_get_fpu(vm, vcpu, &now);
+	if (r == 0 && !fpu_same(&now, f, &what)) {
+		cpu_set_fpu(vm, vcpu, &old);
+		r = err_set(-EIO, "the accelerator did not keep the write of %s", what);
+	}
 	return r;
 }
 
 int gdb_cpu_write(struct vm *vm, int vcpu, struct gdb_cpu *c)
 {
 	int r = gdb_cpu_check(c);
-	if (r == 0 && c->fpu_dirty && c->f.mxcsr != c->mxcsr_read && !c->mxcsr_settable)
-		r = err_set(-ENOTSUP, "this accelerator's FPU interface (KVM_SET_FPU) does not carry MXCSR");
 	if (r == 0)
 		r = vm_set_cpu(vm, vcpu, &c->r, &c->s);
-	if (r == 0 && c->fpu_dirty) {
-		r = vm_set_fpu(vm, vcpu, &c->f);
-		/* KVM_SET_FPU writes the FXSAVE image but not XSTATE_BV: a
-		 * component the guest never used stays in its initial state and
-		 * the write is lost. Say so rather than pretend, and put the
-		 * image back to what the guest has, so every view agrees. */
-		struct kvm_fpu now = c->f;
-		const char *what;
-		if (r == 0 && fpu_truth(vm, vcpu, &now) && !fpu_same(&now, &c->f, &what)) {
-			vm_set_fpu(vm, vcpu, &now);
-			r = err_set(-EIO, "the accelerator did not keep the write of %s: KVM_SET_FPU leaves a "
-				    "state component the guest has not used in its initial state (it would "
-				    "need an XSAVE setter)", what);
-		}
-	}
+	if (r == 0 && c->fpu_dirty)
+		r = write_fpu(vm, vcpu, &c->f);
 	if (r == 0)
 		c->fpu_dirty = false;
 	return r;

@@ -26,8 +26,6 @@ struct gdb_cpu {
 	struct kvm_fpu f;
 	bool have_fpu;          /* f was read (writes to x87/SSE registers need it) */
 	bool fpu_dirty;         /* f changed: gdb_cpu_write writes it back */
-	bool mxcsr_settable;    /* the FPU interface carries MXCSR (KVM_SET_FPU does not) */
-	uint32_t mxcsr_read;    /* MXCSR when read (from XSAVE where there is one) */
 };
 
 struct gdb_layout {

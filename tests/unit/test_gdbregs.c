@@ -45,8 +45,7 @@ static void cpu_init(struct gdb_cpu *c, bool long_mode)
 		c->s.cs.l = 1;
 	}
 	c->have_fpu = true;
-	c->mxcsr_settable = true;
-	c->f.mxcsr = c->mxcsr_read = 0x1f80;
+	c->f.mxcsr = 0x1f80;
 	c->f.fcw = 0x37f;
 }
 
