@@ -1,11 +1,12 @@
 /* test_cpufpu: cpu_set_fpu on a vCPU that never used its FPU, on the
- * accelerator of HVWB_ACCEL. Every kvm_fpu field written (x87 registers and
+ * accelerators usable here. Every kvm_fpu field written (x87 registers and
  * control words, XMM, MXCSR) must read back through cpu_get_fpu and through
  * the XSAVE view (cpu_get_vector_state), with x87 and SSE marked in use in
  * XSTATE_BV: KVM_SET_FPU alone left both in their initial state on kvm. */
 #include "util/err.h"
 #include "engine/core/cpustate.h"
 #include "engine/core/vm.h"
+#include "engine/accel/accel.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,30 +38,43 @@ static bool same_fpu(const struct kvm_fpu *a, const struct kvm_fpu *b)
 	       a->last_ip == b->last_ip && a->last_dp == b->last_dp && a->mxcsr == b->mxcsr;
 }
 
-int main(void)
+static void check(const char *accel)
 {
-	tap_plan(6);
-	struct vm_config cfg = { .name = "cpufpu", .mem_size = 2u << 20, .vcpus = 1, .accel = getenv("HVWB_ACCEL") };
+	struct vm_config cfg = { .name = "cpufpu", .mem_size = 2u << 20, .vcpus = 1, .accel = accel };
 	struct vm *vm;
 	if (vm_create(&cfg, &vm) < 0) {
-		ok(0, "vm_create: %s", err_msg());
-		return tap_done();
+		ok(0, "vm_create on %s: %s", accel, err_msg());
+		return;
 	}
 	struct kvm_fpu want, got;
 	fill(&want);
-	ok(cpu_set_fpu(vm, 0, &want) == 0, "cpu_set_fpu on %s: %s", vm_accel(vm), err_msg());
-	ok(cpu_get_fpu(vm, 0, &got) == 0 && same_fpu(&want, &got), "every field reads back");
-	ok(got.mxcsr == 0x1fa0, "mxcsr reads back (0x%x)", got.mxcsr);
+	ok(cpu_set_fpu(vm, 0, &want) == 0, "cpu_set_fpu on %s: %s", accel, err_msg());
+	ok(cpu_get_fpu(vm, 0, &got) == 0 && same_fpu(&want, &got), "%s: every field reads back", accel);
+	ok(got.mxcsr == 0x1fa0, "%s: mxcsr reads back (0x%x)", accel, got.mxcsr);
 	struct cpu_vector_state vs;
 	int r = cpu_get_vector_state(vm, 0, &vs);
 	ok(r == 0 && vs.fcw == 0x27f && vs.mxcsr == 0x1fa0 && vs.xmm[15][0] == 0x1f &&
-	   memcmp(vs.st[0], want.fpr[0], 10) == 0, "the vector view agrees");
-	ok(!vs.from_xsave || (vs.xstate_bv & 3) == 3, "x87 and SSE are marked in use (XSTATE_BV 0x%llx)",
-	   (unsigned long long)vs.xstate_bv);
+	   memcmp(vs.st[0], want.fpr[0], 10) == 0, "%s: the vector view agrees", accel);
+	ok(!vs.from_xsave || (vs.xstate_bv & 3) == 3, "%s: x87 and SSE are marked in use (XSTATE_BV 0x%llx)",
+	   accel, (unsigned long long)vs.xstate_bv);
 	want.mxcsr = 0x1f80;
 	want.xmm[3][0] = 0x77;
 	ok(cpu_set_fpu(vm, 0, &want) == 0 && cpu_get_fpu(vm, 0, &got) == 0 && same_fpu(&want, &got),
-	   "a second write replaces the first");
+	   "%s: a second write replaces the first", accel);
 	vm_destroy(vm);
+}
+
+/* Every accelerator usable here: the C unit tests run once per build, not
+ * once per accelerator as the Lua and shell tests do. */
+int main(void)
+{
+	tap_plan(12);
+	for (int i = 0; accel_all[i]; i++) {
+		if (accel_usable(accel_all[i]) == 0)
+			check(accel_all[i]->name);
+		else
+			for (int k = 0; k < 6; k++)
+				ok(1, "# skip %s is not usable here: %s", accel_all[i]->name, err_msg());
+	}
 	return tap_done();
 }

@@ -146,11 +146,22 @@ int soft_set_xsave(struct accel_vcpu *c, const struct kvm_xsave *x)
 	const uint8_t *p = (const uint8_t *)x->region;
 	uint64_t bv;
 	memcpy(&bv, p + 512, 8);
-	if (bv & 1)
-		memcpy(c->fx, p, 160);
+	/* As XRSTOR: a component whose XSTATE_BV bit is clear is loaded in
+	 * its initial state (FCW 0x37f, the rest zero), whatever the image holds. */
+	if (bv & 1) {
+		memcpy(c->fx, p, 24);
+		memcpy(c->fx + 32, p + 32, 128);
+	} else {
+		memset(c->fx, 0, 24);
+		c->fx[0] = 0x7f;
+		c->fx[1] = 0x03;
+		memset(c->fx + 32, 0, 128);
+	}
 	memcpy(c->fx + 24, p + 24, 4);
 	if (bv & 2)
 		memcpy(c->fx + 160, p + 160, 256);
+	else
+		memset(c->fx + 160, 0, 256);
 	return 0;
 }
 
