@@ -54,7 +54,8 @@ void tui_action_pause(struct tui *t)
 		tui_action_run(t);
 }
 
-/* F10: one instruction of vCPU 0 (a running VM is paused first). */
+/* F10: one instruction of the vCPU the CPU panel shows, the others staying
+ * stopped (a running VM is paused first). */
 void tui_action_step(struct tui *t)
 {
 	struct tui_vm *v = target(t);
@@ -63,7 +64,8 @@ void tui_action_step(struct tui *t)
 	if (vm_state(v->vm) == VM_RUNNING)
 		vm_pause(v->vm);
 	struct vm_stop s;
-	int r = vm_step(v->vm, 1, false, &s);
+	struct step_opts one = { .vcpu = v->cpu < v->nvcpus ? v->cpu : 0, .interrupts = false, .timeout_ms = -1 };
+	int r = vm_step_with(v->vm, 1, &one, &s);
 	if (r == 0 && s.kind != STOP_STEP)
 		tui_message(t, false, "%s: %s", vm_stop_kind_name(s.kind), s.reason);
 	report(t, r, NULL);

@@ -102,7 +102,7 @@ const struct tui_keydef tui_keys[] = {
 	{ KEY_F(1), "F1", 0, help, "help (any key closes it)", false },
 	{ '?', "?", NAV, help, "help", false },
 	{ KEY_F(5), "F5", 0, tui_action_run, "run / continue the VM", true },
-	{ KEY_F(10), "F10", 0, tui_action_step, "step one instruction", true },
+	{ KEY_F(10), "F10", 0, tui_action_step, "step one instruction of the shown vCPU", true },
 	{ KEY_F(9), "F9", 0, tui_action_breakpoint, "breakpoint on the code line", true },
 	{ ' ', "space", NAV, tui_action_pause, "pause / resume the VM", true },
 	{ '\t', "Tab", 0, next_panel, "next panel", false },

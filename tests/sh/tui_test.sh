@@ -8,7 +8,7 @@
 . tests/sh/tmux.sh
 command -v tmux >/dev/null || skip_all "tmux is not installed"
 vm_usable || skip_all "no VM can be made here: $(vm_why)"
-plan 30
+plan 32
 home=$(mktemp -d)
 field() { screen | sed -nE "s/$1/\\1/p" | head -1; }  # the first capture group of a line
 wait_change() { # wait_change SED-REGEX OLD: up to 20 s for the field to differ from OLD
@@ -107,6 +107,24 @@ T send-keys -t hv n F12 y
 for _ in $(seq 1 100); do T has-session -t hv 2>/dev/null || break; sleep 0.1; done
 T has-session -t hv 2>/dev/null; is "$?" 1 "n keeps it, F12 then y quits"
 is "$(cat "$home/status" 2>/dev/null)" "exit 0" "hvwb ends with status 0 (no sanitizer report)"
+
+# Two vCPUs (samples/smp32.S): v shows vCPU 1, F10 steps it alone.
+cat >"$home/smp.lua" <<EOF
+local s = wb.vm{ name = "smp", mem = "4M", vcpus = 2 }
+assert(s:load("$PWD/samples/build/smp32.elf"))
+local bp = s:breakpoint("bsp_idle")
+s:run{ timeout = 30 }
+s:delete(bp)
+EOF
+T new-session -d -s hv -x 80 -y 24 "HOME=$home $HVWB -i $home/smp.lua"
+wait_for '^[> ]smp +paused' && T send-keys -t hv Tab 2 v
+wait_for '^>\[CPU\] smp vCPU 1 '; ok $? "v shows the registers of vCPU 1"
+rip=$(field "$rip_re")
+T send-keys -t hv F10
+rip2=$(wait_change "$rip_re" "$rip") && wait_for '^>\[CPU\] smp vCPU 1 ' &&
+	wait_for '^[> ]smp +paused .*step: stepped 1'
+ok $? "F10 steps the vCPU shown: vCPU 1's RIP $rip -> $rip2"
+T kill-session -t hv
 
 # A monochrome terminal: the same screen, drawn with attributes only.
 T new-session -d -s mono -x 80 -y 24 "TERM=vt100 NO_COLOR=1 HOME=$home $HVWB; echo \"exit \$?\" >$home/status"
