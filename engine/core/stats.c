@@ -62,7 +62,7 @@ void stats_copy(struct vcpu_stats *dst, const struct vcpu_stats *src)
 	dst->handle_ns = __atomic_load_n(&src->handle_ns, __ATOMIC_RELAXED);
 	dst->unclaimed = __atomic_load_n(&src->unclaimed, __ATOMIC_RELAXED);
 	dst->instructions = __atomic_load_n(&src->instructions, __ATOMIC_RELAXED);
-	dst->has_instructions = src->has_instructions;
+	dst->has_instructions = __atomic_load_n(&src->has_instructions, __ATOMIC_RELAXED);
 	table_copy(&dst->io, &src->io);
 	table_copy(&dst->mmio, &src->mmio);
 }

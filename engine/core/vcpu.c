@@ -419,7 +419,7 @@ static void run_once(struct vcpu *v)
 	running = NULL;
 	if (v->acc->insn_count) {
 		__atomic_store_n(&v->stats.instructions, v->acc->insn_count(v->av), __ATOMIC_RELAXED);
-		v->stats.has_instructions = true;
+		__atomic_store_n(&v->stats.has_instructions, true, __ATOMIC_RELAXED);
 	}
 	int e = -r;
 	uint64_t t1 = stats_now_ns();
