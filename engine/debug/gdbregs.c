@@ -316,29 +316,36 @@ int gdb_cpu_read(struct vm *vm, int vcpu, struct gdb_cpu *c)
  * keeps every field on kvm and soft; an accelerator that still drops one
  * gets its old state back and the stub names what was lost rather than
  * pretending the write took. */
-static int write_fpu(struct vm *vm, int vcpu, const struct kvm_fpu *f)
+static int write_fpu(struct vm *vm, int vcpu, const struct kvm_fpu *f, const struct kvm_fpu *old)
 {
-	struct kvm_fpu old, now;
+	struct kvm_fpu now;
 	const char *what;
-	int r = cpu_get_fpu(vm, vcpu, &old);
-	if (r == 0)
-		r = cpu_set_fpu(vm, vcpu, f);
+	int r = cpu_set_fpu(vm, vcpu, f);
 	if (r == 0)
 		r = cpu_get_fpu(vm, vcpu, &now);
 	if (r == 0 && !fpu_same(&now, f, &what)) {
-		cpu_set_fpu(vm, vcpu, &old);
+		cpu_set_fpu(vm, vcpu, old);
 		r = err_set(-EIO, "the accelerator did not keep the write of %s", what);
 	}
 	return r;
 }
 
+/* All or nothing (a G sets every register): the FPU, the part that may be
+ * refused after the checks, goes first and is put back if the rest fails. */
 int gdb_cpu_write(struct vm *vm, int vcpu, struct gdb_cpu *c)
 {
 	int r = gdb_cpu_check(c);
-	if (r == 0)
+	struct kvm_fpu old;
+	bool fpu = r == 0 && c->fpu_dirty;
+	if (fpu)
+		r = cpu_get_fpu(vm, vcpu, &old);
+	if (fpu && r == 0)
+		r = write_fpu(vm, vcpu, &c->f, &old);
+	if (r == 0) {
 		r = vm_set_cpu(vm, vcpu, &c->r, &c->s);
-	if (r == 0 && c->fpu_dirty)
-		r = write_fpu(vm, vcpu, &c->f);
+		if (r < 0 && fpu)
+			cpu_set_fpu(vm, vcpu, &old);
+	}
 	if (r == 0)
 		c->fpu_dirty = false;
 	return r;
