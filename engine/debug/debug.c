@@ -385,7 +385,9 @@ static int refuse_step(struct vm *vm, int i)
 {
 	if (i < 0 || i >= vm->nvcpus)
 		return err_set(-EINVAL, "no vCPU %d: VM %s has vCPUs 0 to %d", i, vm->name, vm->nvcpus - 1);
-	struct vcpu *v = &vm->vcpus[i];
+	struct vcpu *v = vm_stopped_vcpu(vm, i);   /* a running VM's vCPUs are not asked */
+	if (!v)
+		return -EBUSY;
 	struct kvm_mp_state mp;
 	if (v->acc->get_mp_state(v->av, &mp) == 0 &&
 	    (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED))

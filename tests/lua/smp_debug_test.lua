@@ -3,7 +3,7 @@
 -- real-mode loop at linear 0x8004 (lock incl; pause; jmp).
 local t = require "tap"
 t.require_vm()
-t.plan(17)
+t.plan(19)
 
 local AP_LOOP, COUNTER = 0x8004, 0x9000
 local vm = assert(wb.vm{ name = "smp", mem = "4M", vcpus = 2 })
@@ -16,6 +16,11 @@ t.raises(function() vm:step(1, { vcpu = 1 }) end, "vCPU 1 has not been started",
 t.raises(function() vm:step(1, { vcpu = 2 }) end, "vcpu must be an integer from 0",
   "a vCPU the VM does not have is refused")
 
+vm:start()
+t.raises(function() vm:step(1, { vcpu = 1 }) end, "is running: pause it first",
+  "a step while the VM runs is refused before any vCPU is asked")
+t.is(vm.state, "running", "and the VM runs on")
+vm:pause()
 local bsp_idle = vm:breakpoint("bsp_idle")
 local s = vm:run{ timeout = 30 }
 t.is(s.breakpoint, bsp_idle, "the BSP reaches bsp_idle once the AP runs")
