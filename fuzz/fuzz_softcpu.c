@@ -10,72 +10,33 @@
  * bytes 1-16 seed the general registers; the rest is the code, copied to
  * CODE and repeated through the first 64 KiB so that data reads, jumps and
  * the IDT's handler all land in fuzzer-chosen bytes. Each input runs on a
- * fresh VM until EXITS exits or BUDGET_NS of host time (a watchdog thread
- * kicks the vCPU: `jmp $` or a huge `rep` must not time the fuzzer out). */
-#include <pthread.h>
+ * fresh VM, bounded as fuzz_soft.h says. */
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "engine/accel/accel.h"
+#include "fuzz/fuzz_soft.h"
 
 #define RAM_SIZE  (2u << 20)
 #define CODE      0x1000u
 #define PML4      0x70000u       /* 64-bit modes: identity map of 1 GiB in 2 MiB pages */
 #define GDT       0x7f000u
 #define IDT       0x7e000u
+#define TSS       0x7d000u
 #define HANDLER   0x2000u        /* every IDT gate points here: fuzzer bytes too */
 #define STACK     0x60000u
-#define EXITS     64
-#define BUDGET_NS 5000000ull     /* 5 ms of host time per input */
-
-#define TSS       0x7d000u
-
-static uint8_t *ram;
-/* The vCPU of the input being run and when it started; the lock keeps the
- * watchdog from kicking a vCPU that is being destroyed. */
-static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct accel_vcpu *running;
-static uint64_t started_ns;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Kicks the vCPU of an input that has had its time. */
-static void *watchdog(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		usleep(500);
-		pthread_mutex_lock(&running_lock);
-		if (running && now_ns() - started_ns > BUDGET_NS)
-			accel_soft.vcpu_kick(running);
-		pthread_mutex_unlock(&running_lock);
-	}
-	return NULL;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	ram = aligned_alloc(4096, RAM_SIZE);
-	pthread_t t;
-	pthread_create(&t, NULL, watchdog, NULL);
-	pthread_detach(t);
+	fuzz_soft_init(RAM_SIZE);
 	return 0;
 }
 
 static void put64(uint32_t at, uint64_t v)
 {
-	memcpy(ram + at, &v, 8);
+	memcpy(fuzz_ram + at, &v, 8);
 }
 
 static struct kvm_segment seg(uint16_t sel, uint8_t type, int dpl, bool l, bool db)
@@ -93,9 +54,9 @@ static void build_tables(int mode)
 		0x00af9a000000ffffull /* 0x18 code64 */, 0x00cffa000000ffffull /* 0x23 code32 ring 3 */,
 		0x00cff2000000ffffull /* 0x2b data ring 3 */, 0x00affa000000ffffull /* 0x33 code64 ring 3 */,
 	};
-	memcpy(ram + GDT, gdt, sizeof(gdt));
+	memcpy(fuzz_ram + GDT, gdt, sizeof(gdt));
 	for (int v = 0; v < 256; v++) {
-		uint8_t *g = ram + IDT + (mode >= 2 ? 16 : 8) * v;
+		uint8_t *g = fuzz_ram + IDT + (mode >= 2 ? 16 : 8) * v;
 		uint16_t sel = mode >= 2 ? 0x18 : 0x08;
 		memset(g, 0, mode >= 2 ? 16 : 8);
 		g[0] = HANDLER & 0xff;
@@ -154,27 +115,6 @@ static void set_mode(const struct accel_ops *a, struct accel_vcpu *v, int mode, 
 	a->set_regs(v, &r);
 }
 
-/* Answers an exit as hvwb's run loop would; false ends the input. */
-static bool answer(struct kvm_run *run, const uint8_t *data, size_t n, size_t *k)
-{
-	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		if (run->io.direction == KVM_EXIT_IO_IN)
-			for (uint32_t i = 0; i < (uint32_t)run->io.size * run->io.count && i < 4096 - 16; i++)
-				((uint8_t *)run + run->io.data_offset)[i] = n ? data[(*k)++ % n] : 0xff;
-		return true;
-	case KVM_EXIT_MMIO:
-		if (!run->mmio.is_write)
-			for (uint32_t i = 0; i < run->mmio.len && i < 8; i++)
-				run->mmio.data[i] = n ? data[(*k)++ % n] : 0xff;
-		return true;
-	case KVM_EXIT_DEBUG:
-		return true;
-	default:   /* shutdown, internal error, hlt, system event */
-		return false;
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 18)
@@ -183,44 +123,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t how = data[0];
 	const uint8_t *code = data + 17;
 	size_t ncode = size - 17;
-	memset(ram, 0, RAM_SIZE);
+	memset(fuzz_ram, 0, RAM_SIZE);
 	for (uint32_t at = 0; at < 0x10000; at += (uint32_t)ncode)
-		memcpy(ram + at, code, ncode < 0x10000 - at ? ncode : 0x10000 - at);
-	memcpy(ram + CODE, code, ncode < RAM_SIZE - CODE ? ncode : RAM_SIZE - CODE);
+		memcpy(fuzz_ram + at, code, ncode < 0x10000 - at ? ncode : 0x10000 - at);
+	memcpy(fuzz_ram + CODE, code, ncode < RAM_SIZE - CODE ? ncode : RAM_SIZE - CODE);
 
-	struct accel_vm *vm;
-	struct accel_vcpu *v;
-	struct kvm_run *run;
-	if (a->vm_create(&vm) < 0)
-		abort();
-	if (a->set_memory(vm, 0, 0, 0, RAM_SIZE, ram) < 0 || a->vcpu_create(vm, 0, &v, &run) < 0)
-		abort();
-	set_mode(a, v, how & 3, data + 1, how & 4);
+	struct fuzz_box b;
+	fuzz_box_new(&b);
+	set_mode(a, b.cpu, how & 3, data + 1, how & 4);
 	if (how & 8) {
 		struct kvm_guest_debug dbg = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP };
-		a->set_guest_debug(v, &dbg);
+		a->set_guest_debug(b.cpu, &dbg);
 	}
-	if (how & 16) {   /* the PIT on IRQ0 in mode 2, the PIC's vector base 0x20 */
+	if (how & 16) {   /* the PIT on IRQ0 in mode 2 */
 		struct kvm_pit_state2 pit;
-		a->get_pit(vm, &pit);
+		a->get_pit(b.vm, &pit);
 		pit.channels[0].count = 1000;
 		pit.channels[0].mode = 2;
-		a->set_pit(vm, &pit);
+		a->set_pit(b.vm, &pit);
 	}
-	uint64_t t0 = now_ns();
-	pthread_mutex_lock(&running_lock);
-	started_ns = t0;
-	running = v;
-	pthread_mutex_unlock(&running_lock);
-	size_t k = 0;
-	/* a halted vCPU sleeps in vcpu_run until the watchdog's kick */
-	for (int e = 0; e < EXITS && now_ns() - t0 <= BUDGET_NS; e++)
-		if (a->vcpu_run(v) < 0 || !answer(run, code, ncode, &k))
-			break;
-	pthread_mutex_lock(&running_lock);
-	running = NULL;
-	pthread_mutex_unlock(&running_lock);
-	a->vcpu_destroy(v);
-	a->vm_destroy(vm);
+	fuzz_run(&b, code, ncode);
+	fuzz_box_free(&b);
 	return 0;
 }

@@ -19,6 +19,7 @@
 
 #define NS_PER_S 1000000000ull
 #define PIT_MODE_NONE 0xff     /* after reset, until the guest programs it */
+#define PIT_MAX_AGE_NS (3600 * NS_PER_S)
 
 static uint64_t pit_ticks(const struct kvm_pit_channel_state *c, uint64_t now)
 {
@@ -317,8 +318,9 @@ uint64_t pit_deadline(const struct pit *p)
 void pit_get(const struct pit *p, struct kvm_pit_state2 *out)
 {
 	*out = p->st;
-	for (int i = 0; i < 3; i++)
-		out->channels[i].count_load_time -= p->time_delta;
+	for (int i = 0; i < 3; i++)   /* wrapping: the shift of pit_set undone exactly */
+		out->channels[i].count_load_time =
+			(int64_t)((uint64_t)out->channels[i].count_load_time - (uint64_t)p->time_delta);
 }
 
 /* A restore: the load times are another clock's (KVM's ktime, or this chip
@@ -332,10 +334,15 @@ void pit_set(struct pit *p, const struct kvm_pit_state2 *in, uint64_t now)
 		if (in->channels[i].count_load_time > latest)
 			latest = in->channels[i].count_load_time;
 	p->st = *in;
-	p->time_delta = (int64_t)now - latest;
+	p->time_delta = (int64_t)(now - (uint64_t)latest);   /* any two times: wrapping */
 	for (int i = 0; i < 3; i++) {
 		struct kvm_pit_channel_state *c = &p->st.channels[i];
-		c->count_load_time += p->time_delta;
+		/* a foreign or crafted load time may lie any distance back; an
+		 * hour is past any edge the channel can still owe */
+		uint64_t age = (uint64_t)latest - (uint64_t)in->channels[i].count_load_time;
+		if (age > PIT_MAX_AGE_NS)
+			age = PIT_MAX_AGE_NS;
+		c->count_load_time = (int64_t)(now - age);
 		if (c->count == 0 || c->count > 0x10000)
 			c->count = 0x10000;
 	}
