@@ -265,11 +265,34 @@ static void test_xsave_init_state(void)
 	box_free(&b);
 }
 
+/* MXCSR's reserved bits would fault the host when the soft CPU loads the
+ * guest's MXCSR to run SSE arithmetic: both setters refuse them, as KVM
+ * does, and keep what the vCPU had. */
+static void test_mxcsr_reserved(void)
+{
+	struct box b;
+	box_new(&b, 1 * MiB);
+	struct kvm_fpu f;
+	accel_soft.get_fpu(b.cpu, &f);
+	uint32_t before = f.mxcsr;
+	f.mxcsr = 0x11f80;
+	int r1 = accel_soft.set_fpu(b.cpu, &f);
+	static struct kvm_xsave x;
+	accel_soft.get_xsave(b.cpu, &x);
+	uint32_t bad = 0x80001f80;
+	memcpy((uint8_t *)x.region + 24, &bad, 4);
+	int r2 = accel_soft.set_xsave(b.cpu, &x);
+	accel_soft.get_fpu(b.cpu, &f);
+	ok(r1 == -EINVAL && r2 == -EINVAL && f.mxcsr == before,
+	   "set_fpu and set_xsave refuse MXCSR with reserved bits (%d, %d; mxcsr 0x%x)", r1, r2, f.mxcsr);
+	box_free(&b);
+}
+
 int main(void)
 {
 	if (access(SAMPLES "boot16.bin", R_OK))
 		tap_skip_all("samples not built (make samples)");
-	tap_plan(27);
+	tap_plan(28);
 	test_boot16();
 	test_counter();
 	test_echo();
@@ -281,5 +304,6 @@ int main(void)
 	test_smc();
 	test_immediate_exit();
 	test_xsave_init_state();
+	test_mxcsr_reserved();
 	return tap_done();
 }

@@ -115,8 +115,16 @@ int soft_get_fpu(struct accel_vcpu *c, struct kvm_fpu *f)
 	return 0;
 }
 
+/* MXCSR bits 31..16 are reserved: the soft CPU loads the guest's MXCSR
+ * into the host's to run SSE arithmetic, where they would fault hvwb
+ * itself. Refused, as KVM refuses them (and as fxrstor and ldmxcsr raise
+ * #GP for them in the guest). */
+#define MXCSR_RESERVED 0xffff0000u
+
 int soft_set_fpu(struct accel_vcpu *c, const struct kvm_fpu *f)
 {
+	if (f->mxcsr & MXCSR_RESERVED)
+		return -EINVAL;
 	memcpy(c->fx + 32, f->fpr, 128);
 	memcpy(c->fx + 0, &f->fcw, 2);
 	memcpy(c->fx + 2, &f->fsw, 2);
@@ -145,7 +153,11 @@ int soft_set_xsave(struct accel_vcpu *c, const struct kvm_xsave *x)
 {
 	const uint8_t *p = (const uint8_t *)x->region;
 	uint64_t bv;
+	uint32_t mxcsr;
 	memcpy(&bv, p + 512, 8);
+	memcpy(&mxcsr, p + 24, 4);
+	if (mxcsr & MXCSR_RESERVED)
+		return -EINVAL;
 	/* As XRSTOR: a component whose XSTATE_BV bit is clear is loaded in
 	 * its initial state (FCW 0x37f, the rest zero), whatever the image holds. */
 	if (bv & 1) {
