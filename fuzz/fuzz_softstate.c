@@ -128,6 +128,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(fuzz_ram + at, data, size < 0x10000 - at ? size : 0x10000 - at);
 	struct fuzz_box b;
 	fuzz_box_new(&b);
+	/* Before any record: real mode at 0000:1000, in the input's bytes, so
+	 * the guest touches the PIC, PIT, LAPIC and IOAPIC it was handed. */
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	accel_soft.get_regs(b.cpu, &regs);
+	accel_soft.get_sregs(b.cpu, &sregs);
+	regs.rip = 0x1000;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	accel_soft.set_sregs(b.cpu, &sregs);
+	accel_soft.set_regs(b.cpu, &regs);
 	struct input in = { data, size };
 	while (in.n) {
 		uint8_t tag = *in.p++;
