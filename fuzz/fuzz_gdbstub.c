@@ -14,8 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine/core/vm.h"
 #include "engine/debug/gdbstub.h"
+#include "fuzz/fuzz_vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -63,20 +63,9 @@ static void on_listen(void *arg, const char *addr, int port)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vm_config cfg = { .name = "fuzz", .mem_size = 1u << 20, .vcpus = 2, .accel = "soft" };
-	struct vm *vm;
-	if (vm_create(&cfg, &vm) < 0)
-		abort();
-	struct kvm_regs r;
-	struct kvm_sregs s;
-	vm_mem_write(vm, 0x1000, guest_loop, sizeof(guest_loop));
-	vm_get_regs(vm, 0, &r);
-	vm_get_sregs(vm, 0, &s);
-	r.rip = 0x1000;
-	s.cs.base = 0;
-	s.cs.selector = 0;
-	if (vm_set_sregs(vm, 0, &s) < 0 || vm_set_regs(vm, 0, &r) < 0)
-		abort();
+	static uint8_t ram[0x1000 + sizeof(guest_loop)];
+	memcpy(ram + 0x1000, guest_loop, sizeof(guest_loop));
+	struct vm *vm = fuzz_vm_new(2, ram, sizeof(ram), 0x1000, false);
 	struct client c = { .data = data, .size = size };
 	struct gdb_options opt = { .addr = "127.0.0.1", .port = 0, .on_listen = on_listen, .arg = &c };
 	enum gdb_end end;

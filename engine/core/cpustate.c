@@ -90,25 +90,21 @@ int cpu_get_xcr0(struct vm *vm, int vcpu, uint64_t *xcr0)
 	return 0;
 }
 
-static void decode_xsave(const uint8_t *a, struct cpu_vector_state *out)
+/* The legacy (FXSAVE) area of an XSAVE image, at its start. */
+static void decode_fpu(const uint8_t *a, struct kvm_fpu *f)
 {
-	out->fcw = le_get16(a);
-	out->fsw = le_get16(a + 2);
-	out->ftw = a[4];
-	out->fop = le_get16(a + 6);
-	out->fip = le_get64(a + 8);
-	out->fdp = le_get64(a + 16);
-	out->mxcsr = le_get32(a + 24);
+	memset(f, 0, sizeof(*f));
+	f->fcw = le_get16(a);
+	f->fsw = le_get16(a + 2);
+	f->ftwx = a[4];
+	f->last_opcode = le_get16(a + 6);
+	f->last_ip = le_get64(a + 8);
+	f->last_dp = le_get64(a + 16);
+	f->mxcsr = le_get32(a + 24);
 	for (int i = 0; i < 8; i++)
-		memcpy(out->st[i], a + 32 + 16 * i, 10);
+		memcpy(f->fpr[i], a + 32 + 16 * i, 10);
 	for (int i = 0; i < 16; i++)
-		memcpy(out->xmm[i], a + 160 + 16 * i, 16);
-	out->xstate_bv = le_get64(a + 512);
-	/* A component whose XSTATE_BV bit is clear is in its initial state: zero. */
-	if (out->xstate_bv & XFEATURE_YMM)
-		for (int i = 0; i < 16; i++)
-			memcpy(out->ymmh[i], a + 576 + 16 * i, 16);
-	out->from_xsave = true;
+		memcpy(f->xmm[i], a + 160 + 16 * i, 16);
 }
 
 static void vector_from_fpu(const struct kvm_fpu *f, struct cpu_vector_state *out)
@@ -125,19 +121,19 @@ static void vector_from_fpu(const struct kvm_fpu *f, struct cpu_vector_state *ou
 	memcpy(out->xmm, f->xmm, sizeof(out->xmm));
 }
 
-static void fpu_from_vector(const struct cpu_vector_state *vs, struct kvm_fpu *f)
+static void decode_xsave(const uint8_t *a, struct cpu_vector_state *out)
 {
-	f->fcw = vs->fcw;
-	f->fsw = vs->fsw;
-	f->ftwx = vs->ftw;
-	f->last_opcode = vs->fop;
-	f->last_ip = vs->fip;
-	f->last_dp = vs->fdp;
-	f->mxcsr = vs->mxcsr;
-	for (int i = 0; i < 8; i++)
-		memcpy(f->fpr[i], vs->st[i], 10);
-	memcpy(f->xmm, vs->xmm, sizeof(f->xmm));
+	struct kvm_fpu f;
+	decode_fpu(a, &f);
+	vector_from_fpu(&f, out);
+	out->xstate_bv = le_get64(a + 512);
+	/* A component whose XSTATE_BV bit is clear is in its initial state: zero. */
+	if (out->xstate_bv & XFEATURE_YMM)
+		for (int i = 0; i < 16; i++)
+			memcpy(out->ymmh[i], a + 576 + 16 * i, 16);
+	out->from_xsave = true;
 }
+
 
 /* Writes the kvm_fpu fields into the legacy area of XSAVE image a; the
  * MXCSR mask at 28 and the reserved bytes after each ST register stay. */
@@ -190,11 +186,8 @@ int cpu_get_fpu(struct vm *vm, int vcpu, struct kvm_fpu *f)
 		return r;
 	if (!xs)
 		return vcpu_result(v, v->acc->get_fpu(v->av, f), "reading the FPU registers");
-	struct cpu_vector_state vs;
-	memset(&vs, 0, sizeof(vs));
-	decode_xsave((const uint8_t *)xs->region, &vs);
+	decode_fpu((const uint8_t *)xs->region, f);
 	free(xs);
-	fpu_from_vector(&vs, f);
 	return 0;
 }
 
