@@ -33,7 +33,7 @@ hvwb: the hypervisor workbench. Everything is Lua; the `wb` module drives the VM
 Debugging:
   vm:breakpoint("kmain")            -- address, symbol, "kmain+0x10" or "0000:7c00"; an id
   vm:step(), vm:next(), vm:finish() -- one instruction, over a call, out of the function
-  vm:step(10, { vcpu = 1 })         -- ten instructions of vCPU 1 alone
+  vm:step(10, { vcpu = 1 })         -- ten instructions of vCPU 1 alone; vm:next{vcpu = 1} too
   vm:watch("timer_ticks", 4)        -- stop when the guest writes there
   vm:breakpoints(), vm:delete(id)   -- also vm:disable(id), vm:enable(id)
   vm:cpu(), vm:disasm(), vm:translate(addr), vm:dump(addr, 64), vm:addr("kmain")

@@ -2,16 +2,18 @@
  * smp32.S: a two-vCPU 32-bit protected-mode kernel (multiboot, ring 0, no paging) for
  * debugging more than one vCPU. The bootstrap processor copies a real-mode trampoline to
  * AP_START, software-enables its local APIC and sends the other vCPU (APIC id 1) INIT and
- * a start-up IPI. The AP starts there in real mode and counts forever at AP_COUNTER with
- * `lock incl` (ap_loop: linear AP_START + 4, the instruction a test breaks on). Once the
- * count moves, the BSP prints `ap: running` and spins at bsp_idle. It never exits: a test
- * stops it with a breakpoint or a pause.
+ * a start-up IPI. The AP starts there in real mode and counts forever at AP_COUNTER in a
+ * four-instruction loop: ap_loop (linear AP_START + 9) calls ap_count (AP_START + 14),
+ * which does `lock incl` and returns, then jumps back. Once the count moves, the BSP
+ * prints `ap: running` and spins at bsp_idle. It never exits: a test stops it with a
+ * breakpoint or a pause.
  */
 #include "machine.h"
 
 #define MB_HEADER_MAGIC	0x1badb002
 #define AP_START	0x8000		/* page 8: the start-up IPI's vector */
 #define AP_COUNTER	0x9000
+#define AP_STACK	0x7000
 #define LAPIC_SVR	0xfee000f0
 #define LAPIC_ICR_LO	0xfee00300
 #define LAPIC_ICR_HI	0xfee00310
@@ -68,10 +70,14 @@ bsp_idle:
 ap_tramp:
 	xor	%ax, %ax
 	mov	%ax, %ds
+	mov	%ax, %ss
+	mov	$AP_STACK, %sp
 ap_loop:
-	lock incl AP_COUNTER
-	pause
+	call	ap_count
 	jmp	ap_loop
+ap_count:
+	lock incl AP_COUNTER
+	ret
 ap_tramp_end:
 	.code32
 

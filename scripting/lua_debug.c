@@ -228,6 +228,19 @@ void wbl_condition_error(lua_State *L)
 	lua_error(L);
 }
 
+/* The `vcpu` field of an options table at idx (0 when absent), checked. */
+static int opt_vcpu(lua_State *L, struct wbl_vm *w, int idx)
+{
+	if (!lua_istable(L, idx))
+		return 0;
+	lua_getfield(L, idx, "vcpu");
+	lua_Integer v = lua_isnil(L, -1) ? 0 : lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+	lua_pop(L, 1);
+	wbl_argcheck(L, v >= 0 && v < vm_vcpu_count(w->vm), idx,
+		     "vcpu must be an integer from 0 to the VM's vCPU count - 1");
+	return (int)v;
+}
+
 /* vm:step([n] [, {interrupts = bool, timeout = seconds, vcpu = i}]) -> stop;
  * a timeout or Ctrl-C ends it with a "timeout" or "interrupt" stop, as vm:run. */
 static int vm_step_m(lua_State *L)
@@ -235,16 +248,11 @@ static int vm_step_m(lua_State *L)
 	struct wbl_vm *w = wbl_checkvm(L, 1);
 	lua_Integer n = wbl_optinteger(L, 2, 1);
 	wbl_argcheck(L, n >= 1, 2, "the number of instructions must be at least 1");
-	struct step_opts o = { .vcpu = 0, .interrupts = false, .timeout_ms = -1 };
+	struct step_opts o = { .vcpu = opt_vcpu(L, w, 3), .interrupts = false, .timeout_ms = -1 };
 	if (lua_istable(L, 3)) {
 		lua_getfield(L, 3, "interrupts");
 		o.interrupts = lua_toboolean(L, -1);
-		lua_getfield(L, 3, "vcpu");
-		lua_Integer v = lua_isnil(L, -1) ? 0 : lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
-		wbl_argcheck(L, v >= 0 && v < vm_vcpu_count(w->vm), 3,
-			     "vcpu must be an integer from 0 to the VM's vCPU count - 1");
-		o.vcpu = (int)v;
-		lua_pop(L, 2);
+		lua_pop(L, 1);
 		o.timeout_ms = wbl_opt_timeout_ms(L, 3);
 	} else {
 		wbl_argcheck(L, lua_isnoneornil(L, 3), 3,
@@ -265,35 +273,40 @@ static int vm_step_m(lua_State *L)
 	return 1;
 }
 
-/* The instruction at vCPU 0's RIP, with its linear address; raises on failure. */
-static void current_insn(lua_State *L, struct vm *vm, uint64_t *lin, uint64_t *rsp, struct disasm_insn *insn)
+/* The instruction at a vCPU's RIP, with its linear address; raises on failure. */
+static void current_insn(lua_State *L, struct vm *vm, int vcpu, uint64_t *lin, uint64_t *rsp,
+			 struct disasm_insn *insn)
 {
 	struct kvm_regs r;
 	struct kvm_sregs sr;
-	if (vm_get_regs(vm, 0, &r) < 0 || vm_get_sregs(vm, 0, &sr) < 0)
+	if (vm_get_regs(vm, vcpu, &r) < 0 || vm_get_sregs(vm, vcpu, &sr) < 0)
 		wbl_error(L, "%s", err_msg());
 	*lin = sr.cs.base + r.rip;
 	*rsp = r.rsp;
-	if (disasm_one(vm, 0, *lin, insn) < 0)
+	if (disasm_one(vm, vcpu, *lin, insn) < 0)
 		insn->is_call = insn->is_ret = false;
 }
 
-/* Runs over the call at RIP to the instruction after it (a temporary
- * breakpoint there), or steps one instruction if it is no call. */
-static int next_once(lua_State *L, struct vm *vm, struct vm_stop *stop)
+/* Runs over the call at the vCPU's RIP to the instruction after it (a
+ * temporary breakpoint there, every vCPU running), or steps that vCPU one
+ * instruction if it is no call. */
+static int next_once(lua_State *L, struct vm *vm, int vcpu, struct vm_stop *stop)
 {
 	uint64_t lin, rsp;
 	struct disasm_insn insn;
-	current_insn(L, vm, &lin, &rsp, &insn);
-	if (!insn.is_call)
-		return vm_step(vm, 1, false, stop);
+	current_insn(L, vm, vcpu, &lin, &rsp, &insn);
+	if (!insn.is_call) {
+		struct step_opts one = { .vcpu = vcpu, .interrupts = false, .timeout_ms = -1 };
+		return vm_step_with(vm, 1, &one, stop);
+	}
 	int id = debug_add(vm, DBG_HW_EXEC, lin + insn.len, 1, true);
 	if (id < 0)
 		id = debug_add(vm, DBG_SW_EXEC, lin + insn.len, 1, true);
 	if (id < 0)
 		return id;
 	int r = vm_run(vm, -1, stop);
-	if (r == 0 && stop->kind == STOP_BREAKPOINT && stop->breakpoint == id) {
+	/* another vCPU through the same code first: its stop stands */
+	if (r == 0 && stop->kind == STOP_BREAKPOINT && stop->breakpoint == id && stop->vcpu == vcpu) {
 		stop->kind = STOP_STEP;
 		stop->steps = 1;
 		snprintf(stop->reason, sizeof(stop->reason), "stepped over the call at 0x%llx",
@@ -304,37 +317,41 @@ static int next_once(lua_State *L, struct vm *vm, struct vm_stop *stop)
 	return r;
 }
 
-/* vm:next() -> stop: one instruction, running called functions to their return. */
+/* vm:next([{vcpu = i}]) -> stop: one instruction, running called functions to their return. */
 static int vm_next_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
+	wbl_argcheck(L, lua_isnoneornil(L, 2) || lua_istable(L, 2), 2, "options must be a table {vcpu = i}");
+	int vcpu = opt_vcpu(L, w, 2);
 	wbl_check_may_wait(L, "vm:next");
 	struct vm_stop stop;
-	if (next_once(L, w->vm, &stop) < 0)
+	if (next_once(L, w->vm, vcpu, &stop) < 0)
 		return wbl_error(L, "%s", err_msg());
 	wbl_inspect_note_stop(L, 1);
 	wbl_pushstop(L, &stop);
 	return 1;
 }
 
-/* vm:finish() -> stop: runs until the current function returns to its caller.
+/* vm:finish([{vcpu = i}]) -> stop: runs until the current function returns to its caller.
  * Its own ret is the first ret executed with the stack no deeper than now
  * (a nested function's ret runs deeper); calls are run over at full speed. */
 static int vm_finish_m(lua_State *L)
 {
 	struct wbl_vm *w = wbl_checkvm(L, 1);
+	wbl_argcheck(L, lua_isnoneornil(L, 2) || lua_istable(L, 2), 2, "options must be a table {vcpu = i}");
+	int vcpu = opt_vcpu(L, w, 2);
 	wbl_check_may_wait(L, "vm:finish");
 	uint64_t lin, rsp0, rsp;
 	struct disasm_insn insn;
 	struct kvm_regs r;
-	if (vm_get_regs(w->vm, 0, &r) < 0)
+	if (vm_get_regs(w->vm, vcpu, &r) < 0)
 		return wbl_error(L, "%s", err_msg());
 	rsp0 = r.rsp;
 	struct vm_stop stop;
 	for (;;) {
-		current_insn(L, w->vm, &lin, &rsp, &insn);
+		current_insn(L, w->vm, vcpu, &lin, &rsp, &insn);
 		bool last = insn.is_ret && rsp >= rsp0;
-		if (next_once(L, w->vm, &stop) < 0)
+		if (next_once(L, w->vm, vcpu, &stop) < 0)
 			return wbl_error(L, "%s", err_msg());
 		/* A step that ran nothing (a hlt with interrupts held) ends it too. */
 		if (stop.kind != STOP_STEP || stop.steps == 0)

@@ -223,7 +223,7 @@ ok $(unlike_asan "$dir/raw64.err"; echo $?) "no sanitizer report from the raw se
 like "$(cat "$dir/raw64.err")" 'session ended: kill' "the raw session survives to its kill"
 
 # 6. Two running vCPUs (samples/smp32.S: the AP counts in a real-mode loop at
-#    linear 0x8004): vCont;s:2 and Hc2 + s step thread 2 alone; thread 1 stays.
+#    linear 0x8009): vCont;s:2 and Hc2 + s step thread 2 alone; thread 1 stays.
 serve smp -e 'local vm = wb.vm{ name = "smp", mem = "4M", vcpus = 2 }
 assert(vm:load("'"$S"'/smp32.elf"))
 local bp = vm:breakpoint("bsp_idle")
@@ -267,7 +267,8 @@ PY
 wait
 echo "# $out"
 like "$out" '^m1,2 T05thread:2; OK T05thread:2; ' "vCont;s:2 and Hc2 + s step thread 2"
-like "$out" ' ap:(4,a,c|a,c,4|c,4,a) bsp_moved:False ' "thread 2 walks its loop (lock incl, pause, jmp) while thread 1 stays"
+like "$out" ' ap:(9,e,14|e,14,c|14,c,9|c,9,e) bsp_moved:False ' \
+	"thread 2 walks its loop (call, lock incl, ret, jmp) while thread 1 stays"
 like "$out" ' E16 T05thread:1;$' "vCont;s:3 names no thread; s:1 steps thread 1"
 # 7. A breakpoint condition set from Lua is judged where the stop happens:
 #    gdb's continue stops only once it holds (issue 17).
