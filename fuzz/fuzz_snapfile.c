@@ -16,39 +16,9 @@
 
 #include "engine/state/snap_image.h"
 #include "engine/state/snapshot.h"
+#include "fuzz/fuzz_snap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint64_t rd(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Rewrites each section header's payload and header CRCs, as far as the
- * headers chain; a length running past the end stops it. */
-static void fix_crcs(uint8_t *p, size_t len)
-{
-	size_t pos = SNAP_FILE_HEADER;
-	while (pos <= len && len - pos >= SNAP_SECTION_HEADER) {
-		uint8_t *h = p + pos;
-		uint64_t slen = rd(h + 8, 8);
-		pos += SNAP_SECTION_HEADER;
-		if (slen > len - pos)
-			slen = len - pos;
-		wr32(h + 16, snap_crc32c(0, p + pos, slen));
-		wr32(h + 20, snap_crc32c(0, h, 20));
-		pos += slen;
-	}
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
