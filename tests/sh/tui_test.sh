@@ -22,6 +22,9 @@ wait_change() { # wait_change SED-REGEX OLD: up to 20 s for the field to differ 
 cleanup() { T kill-server 2>/dev/null; rm -rf "$home"; }
 trap cleanup EXIT
 
+# A session that lasts the whole test keeps one tmux server up: a server
+# whose last session just ended may still be exiting when the next starts.
+T new-session -d -s keep "sleep 3600"
 T new-session -d -s hv -x 80 -y 24 "HOME=$home $HVWB; echo \"exit \$?\" >$home/status"
 wait_for '^hvwb> ?$' && wait_for '\[VMs\]'; ok $? "the dashboard opens with the VM list and the console prompt"
 
